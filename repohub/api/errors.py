@@ -1,0 +1,52 @@
+"""Hub-shaped error answers: status, `{"error": ...}`, `X-Error-Code`, `X-Error-Message`.
+
+The one place where domain errors become HTTP for the JSON API.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from repohub.errors import RepoHubError
+
+
+def _header_text(message: str) -> str:
+    return message.encode("ascii", "replace").decode().replace("\n", " ")[:500]
+
+
+def error_response(
+    status: int, message: str, code: str | None = None, extra: dict | None = None
+) -> JSONResponse:
+    headers = {"X-Error-Message": _header_text(message)}
+    if code:
+        headers["X-Error-Code"] = code
+    return JSONResponse({"error": message, **(extra or {})}, status_code=status, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RepoHubError)
+    extra = getattr(exc, "extra", None)
+    return error_response(exc.status_code, exc.message, exc.error_code, extra)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return error_response(422, "invalid request: " + "; ".join(parts))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RepoHubError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

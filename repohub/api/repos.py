@@ -1,0 +1,243 @@
+"""The Hub's repo calls: create, delete, info, list, refs, fork, forks."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from repohub.api.deps import base_url, get_hub, get_identity, get_session
+from repohub.api.errors import error_response
+from repohub.api.hubjson import repo_summary, repo_url
+from repohub.auth.identity import Identity
+from repohub.errors import InvalidArgument
+from repohub.repos import service
+from repohub.repos.access import Access
+from repohub.repos.context import Hub
+from repohub.repos.info import list_refs, snapshot
+from repohub.repos.service import RepoExists, RepoKey
+
+router = APIRouter(prefix="/api", tags=["repos"])
+PAGE = 100
+
+
+class CreateRepo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    organization: str | None = None
+    type: Literal["model", "dataset"] | None = None
+    private: bool | None = None
+    visibility: Literal["public", "private"] | None = None
+    empty: bool = False
+
+
+class DeleteRepo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    organization: str | None = None
+    type: Literal["model", "dataset"] | None = None
+
+
+class ForkRepo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organization: str | None = None
+    name: str | None = None
+
+
+def _split(name: str, organization: str | None) -> tuple[str | None, str]:
+    """Old clients send `name="ns/repo"`; new ones send `organization` and `name` apart."""
+    if "/" in name and organization is None:
+        owner, _, rest = name.partition("/")
+        return owner, rest
+    return organization, name
+
+
+@router.post("/repos/create")
+def create_repo(
+    request: Request,
+    body: CreateRepo,
+    hub: Hub = Depends(get_hub),
+    identity: Identity = Depends(get_identity),
+) -> JSONResponse:
+    owner, name = _split(body.name, body.organization)
+    private = body.visibility == "private" if body.visibility else bool(body.private)
+    try:
+        repo = service.create_repo(
+            hub,
+            identity,
+            name=name,
+            owner=owner,
+            repo_type=body.type,
+            private=private,
+            empty=body.empty,
+        )
+    except RepoExists as exc:
+        return error_response(
+            409, exc.message, extra={"url": repo_url(base_url(request), exc.repo)}
+        )
+    url = repo_url(base_url(request), repo)
+    return JSONResponse({"url": url, "name": repo.full_name, "id": str(repo.id)})
+
+
+@router.delete("/repos/delete")
+def delete_repo(
+    body: DeleteRepo, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+) -> dict[str, Any]:
+    owner, name = _split(body.name, body.organization)
+    if owner is None:
+        if identity.name is None:
+            raise InvalidArgument("name the repo's owner in `organization`")
+        owner = identity.name
+    service.delete_repo(hub, identity, RepoKey(body.type or "model", owner, name))
+    return {}
+
+
+def _info(
+    hub: Hub, session: Session, identity: Identity, key: RepoKey, revision: str | None
+) -> dict[str, Any]:
+    repo = service.get_repo(session, identity, key, Access.READ)
+    snap = snapshot(hub, session, repo, revision)
+    return {
+        **repo_summary(repo),
+        "sha": snap.sha,
+        "siblings": [{"rfilename": e.path} for e in snap.files],
+        "cardData": {},
+        "usedStorage": 0,
+    }
+
+
+def _info_route(repo_type: str) -> None:
+    plural = f"{repo_type}s"
+
+    @router.get(f"/{plural}/{{owner}}/{{name}}", name=f"{repo_type}-info")
+    def info(
+        owner: str,
+        name: str,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+        session: Session = Depends(get_session),
+    ) -> dict[str, Any]:
+        return _info(hub, session, identity, RepoKey(repo_type, owner, name), None)
+
+    @router.get(f"/{plural}/{{owner}}/{{name}}/refs", name=f"{repo_type}-refs")
+    def refs(
+        owner: str,
+        name: str,
+        include_prs: bool = False,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+        session: Session = Depends(get_session),
+    ) -> dict[str, Any]:
+        repo = service.get_repo(session, identity, RepoKey(repo_type, owner, name), Access.READ)
+        listing = list_refs(hub, session, repo)
+
+        def items(pairs: list[tuple[str, str]], prefix: str) -> list[dict[str, str]]:
+            return [{"name": n[len(prefix) :], "ref": n, "targetCommit": t} for n, t in pairs]
+
+        answer = {
+            "branches": items(listing.branches, "refs/heads/"),
+            "tags": items(listing.tags, "refs/tags/"),
+            "converts": items(listing.converts, "refs/convert/"),
+        }
+        if include_prs:
+            answer["pullRequests"] = items(listing.pulls, "refs/pr/")
+        return answer
+
+    @router.post(f"/{plural}/{{owner}}/{{name}}/fork", name=f"{repo_type}-fork")
+    def fork(
+        request: Request,
+        owner: str,
+        name: str,
+        body: ForkRepo | None = Body(default=None),
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+    ) -> JSONResponse:
+        body = body or ForkRepo()
+        try:
+            repo = service.fork_repo(
+                hub,
+                identity,
+                RepoKey(repo_type, owner, name),
+                owner=body.organization,
+                name=body.name,
+            )
+        except RepoExists as exc:
+            return error_response(
+                409, exc.message, extra={"url": repo_url(base_url(request), exc.repo)}
+            )
+        return JSONResponse(
+            {
+                "url": repo_url(base_url(request), repo),
+                "name": repo.full_name,
+                "id": str(repo.id),
+                "forkedFrom": f"{owner}/{name}",
+            }
+        )
+
+    @router.get(f"/{plural}/{{owner}}/{{name}}/forks", name=f"{repo_type}-forks")
+    def forks(
+        owner: str,
+        name: str,
+        identity: Identity = Depends(get_identity),
+        session: Session = Depends(get_session),
+    ) -> list[dict[str, Any]]:
+        parent = service.get_repo(session, identity, RepoKey(repo_type, owner, name), Access.READ)
+        return [repo_summary(r) for r in service.list_forks(session, identity, parent)]
+
+    @router.get(f"/{plural}", name=f"{repo_type}-list")
+    def listing(
+        request: Request,
+        response: Response,
+        search: str | None = None,
+        author: str | None = None,
+        sort: str | None = None,
+        direction: str | None = None,
+        limit: int | None = Query(default=None, ge=1, le=10_000),
+        cursor: str | None = None,
+        identity: Identity = Depends(get_identity),
+        session: Session = Depends(get_session),
+    ) -> list[dict[str, Any]]:
+        offset = _decode_cursor(cursor)
+        page = min(limit or PAGE, PAGE)
+        repos = service.list_repos(
+            session,
+            identity,
+            repo_type=repo_type,
+            search=search,
+            author=author,
+            sort=sort,
+            limit=page + 1,
+            offset=offset,
+        )
+        if len(repos) > page and (limit is None or offset + page < limit):
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            params.append(("cursor", _encode_cursor(offset + page)))
+            response.headers["Link"] = (
+                f'<{base_url(request)}/api/{plural}?{urlencode(params)}>; rel="next"'
+            )
+        return [repo_summary(r) for r in repos[:page]]
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return max(0, int(base64.urlsafe_b64decode(cursor.encode()).decode()))
+    except ValueError as exc:
+        raise InvalidArgument("invalid cursor") from exc
+
+
+for _type in ("model", "dataset"):
+    _info_route(_type)

@@ -1,0 +1,38 @@
+"""The ASGI app factory: one app serves the JSON API, git smart HTTP and the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from repohub import __version__
+from repohub.api import accounts, errors, git_http, health, repos
+from repohub.api.limits import BodyLimit, LenientJson
+from repohub.config import Settings
+from repohub.repos.context import Hub
+
+
+def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
+    settings = settings or Settings()
+    hub = hub or Hub.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        hub.close()
+
+    app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
+    app.state.hub = hub
+    errors.install(app)
+    for module in (health, accounts, repos, git_http):
+        app.include_router(module.router)
+    app.add_middleware(LenientJson)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn repohub.app:app_from_env --factory`: settings from the environment."""
+    return create_app(Settings())

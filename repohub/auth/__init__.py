@@ -1,0 +1,1 @@
+"""Identity: accounts, organisations, memberships, tokens, password hashing."""

@@ -1,0 +1,178 @@
+"""The `repohub` command: serve, database, users, tokens, organisations.
+
+Entry points are the only places that read the environment: `Settings()` here, then passed down.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from repohub.config import Settings
+from repohub.errors import RepoHubError
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _hub():  # type: ignore[no-untyped-def]
+    from repohub.db.migrate import upgrade
+    from repohub.repos.context import Hub
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    return Hub.build(settings)
+
+
+@click.group()
+def main() -> None:
+    """RepoHub: a self-hosted hub for machine-learning models."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Migrate the database and serve the API, git and web pages."""
+    import uvicorn
+
+    from repohub.app import create_app
+    from repohub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    settings.resolved_secret_key()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", timeout_keep_alive=30)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from repohub.db.migrate import upgrade
+
+    upgrade(_settings().resolved_database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--admin", is_flag=True, help="make the user a site administrator")
+def user_create(name: str, email: str, password: str, admin: bool) -> None:
+    from repohub.auth.accounts import create_user
+
+    hub = _hub()
+    with _Errors(), hub.sessions.begin() as session:
+        account = create_user(session, name, email=email, password=password, is_admin=admin)
+        click.echo(f"created user {account.name}" + (" (site administrator)" if admin else ""))
+
+
+@main.group()
+def token() -> None:
+    """Personal access tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+@click.option("--name", default="", help="a label to recognise the token by")
+def token_create(username: str, scope: str, name: str) -> None:
+    """Print a new token alone on stdout (it is never shown again)."""
+    from repohub.auth.accounts import get_account
+    from repohub.auth.tokens import create_token
+
+    hub = _hub()
+    with _Errors(), hub.sessions.begin() as session:
+        issued = create_token(session, get_account(session, username), scope=scope, name=name)
+        click.echo(issued.plaintext)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    from repohub.auth.accounts import get_account
+    from repohub.auth.tokens import list_tokens
+
+    hub = _hub()
+    with _Errors(), hub.sessions() as session:
+        for t in list_tokens(session, get_account(session, username)):
+            state = "revoked" if t.revoked_at else "active"
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            click.echo(f"{t.id}\t{t.name}\t{t.scope}\t{state}\tlast used {used}")
+
+
+@token.command("revoke")
+@click.argument("username")
+@click.argument("token_id", type=int)
+def token_revoke(username: str, token_id: int) -> None:
+    from repohub.auth.accounts import get_account
+    from repohub.auth.tokens import revoke_token
+
+    hub = _hub()
+    with _Errors(), hub.sessions.begin() as session:
+        revoke_token(session, get_account(session, username), token_id)
+        click.echo(f"revoked token {token_id}")
+
+
+@main.group()
+def org() -> None:
+    """Organisations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--owner", required=True, help="the user who becomes its first admin")
+def org_create(name: str, owner: str) -> None:
+    from repohub.auth.accounts import create_org, get_account
+
+    hub = _hub()
+    with _Errors(), hub.sessions.begin() as session:
+        create_org(session, name, owner=get_account(session, owner))
+        click.echo(f"created organisation {name}")
+
+
+@org.command("add-member")
+@click.argument("org_name")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["read", "write", "admin"]), default="read")
+def org_add_member(org_name: str, username: str, role: str) -> None:
+    from repohub.auth.accounts import get_account, set_membership
+
+    hub = _hub()
+    with _Errors(), hub.sessions.begin() as session:
+        set_membership(
+            session, get_account(session, org_name), get_account(session, username), role
+        )
+        click.echo(f"{username} is now {role} in {org_name}")
+
+
+class _Errors:
+    """Domain errors end the command with their message and exit status 1, not a traceback."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        if isinstance(exc, RepoHubError):
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        return False
+
+
+if __name__ == "__main__":
+    main()

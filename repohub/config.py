@@ -1,0 +1,64 @@
+"""Settings: one validated object, built by entry points and passed down.
+
+Nothing below the entry points reads the environment; they build a `Settings` and hand it
+to the app factory, the CLI commands and the worker.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob RepoHub has; environment variables carry the `REPOHUB_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="REPOHUB_", extra="ignore")
+
+    data_dir: Path = Path("repohub-data")
+    database_url: str | None = None
+    storage_url: str | None = None
+    cache_dir: Path | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    broker_url: str | None = None
+    secret_key: str | None = None
+    public_url: str | None = None
+    environment: str = "development"
+    max_pack_bytes: int = Field(default=8 * 1024**3, description="largest push accepted")
+    max_request_body_bytes: int = Field(default=16 * 1024**2, description="largest JSON body")
+    pack_cache_bytes: int = Field(default=4 * 1024**3, description="per-node pack cache budget")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'repohub.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir.resolve() / "blobs").as_uri()
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return (self.cache_dir or self.data_dir / "cache").resolve()
+
+    def resolved_secret_key(self) -> str:
+        """The signing key; in development a random one is kept under the data dir.
+
+        Production refuses to run without an explicit key, so two API nodes never sign with
+        different secrets by accident.
+        """
+        if self.secret_key:
+            return self.secret_key
+        if self.environment != "development":
+            raise RuntimeError("REPOHUB_SECRET_KEY must be set outside development")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""git smart HTTP: upload-pack and receive-pack over the network object stores."""

@@ -1,0 +1,189 @@
+"""receive-pack: quarantine the pack, check every update, store, then move refs by CAS.
+
+Order matters for "nothing is lost": objects are stored before any ref points at them,
+and a ref moves only if it still holds the value the pusher saw. A push cut off mid-way
+never gets past quarantine, so it leaves neither refs nor packs behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dulwich.errors import GitProtocolError
+from dulwich.objects import ZERO_SHA, ShaFile, valid_hexsha
+from dulwich.protocol import (
+    CAPABILITY_ATOMIC,
+    CAPABILITY_DELETE_REFS,
+    CAPABILITY_OFS_DELTA,
+    CAPABILITY_QUIET,
+    CAPABILITY_REPORT_STATUS,
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_DATA,
+    SIDE_BAND_CHANNEL_PROGRESS,
+    BufferedPktLineWriter,
+    extract_capabilities,
+    format_ref_line,
+    symref_capabilities,
+)
+from dulwich.server import ReceivePackHandler
+
+from repohub.git.policy import RepoRules, check_update
+from repohub.objects.gitstore import IncomingPack, InvalidPack, NetworkObjectStore
+from repohub.refs.sqlrefs import RefUpdate
+
+logger = logging.getLogger(__name__)
+CAPABILITIES_REF = b"capabilities^{}"
+AGENT = b"agent=repohub/0.1"
+
+
+@dataclass
+class PushContext:
+    """What receive-pack needs beyond the protocol: rules, limits, and how to move refs."""
+
+    store: NetworkObjectStore
+    rules: RepoRules
+    max_pack_bytes: int
+    apply_updates: Callable[[list[RefUpdate], bool], dict[bytes, str | None]]
+    pre_receive: Callable[[list[RefUpdate], IncomingPack | None], str | None] = lambda _u, _p: None
+    post_receive: Callable[[list[RefUpdate]], None] = lambda _u: None
+    messages: list[str] = field(default_factory=list)
+
+
+class HubReceivePackHandler(ReceivePackHandler):
+    def __init__(self, backend, args, proto, *, stateless_rpc, advertise_refs, push: PushContext):  # type: ignore[no-untyped-def]
+        super().__init__(backend, args, proto, stateless_rpc, advertise_refs)
+        self.push = push
+
+    def capabilities(self) -> list[bytes]:  # type: ignore[override]
+        return [
+            CAPABILITY_REPORT_STATUS,
+            CAPABILITY_DELETE_REFS,
+            CAPABILITY_QUIET,
+            CAPABILITY_ATOMIC,
+            CAPABILITY_OFS_DELTA,
+            CAPABILITY_SIDE_BAND_64K,
+            AGENT,
+        ]
+
+    def handle(self) -> None:
+        if self.advertise_refs:
+            self._advertise()
+            return
+        commands = self._read_commands()
+        if commands is None:
+            return
+        status = self._process(commands)
+        if self.has_capability(CAPABILITY_REPORT_STATUS):
+            self._report_status(status)
+
+    def _advertise(self) -> None:
+        refs = sorted(self.repo.get_refs().items())
+        refs = [(n, s) for n, s in refs if n != b"HEAD"] or [(CAPABILITIES_REF, ZERO_SHA)]
+        symrefs = sorted(self.repo.refs.get_symrefs().items())
+        caps = list(self.capabilities()) + symref_capabilities(symrefs)
+        self.proto.write_pkt_line(format_ref_line(refs[0][0], refs[0][1], caps))
+        for name, sha in refs[1:]:
+            self.proto.write_pkt_line(format_ref_line(name, sha))
+        self.proto.write_pkt_line(None)
+
+    def _read_commands(self) -> list[RefUpdate] | None:
+        line = self.proto.read_pkt_line()
+        if line is None:
+            return None
+        line, caps = extract_capabilities(line)
+        self.set_client_capabilities(caps)
+        commands = []
+        while line:
+            parts = line.rstrip(b"\n").split(b" ")
+            if len(parts) != 3 or not (valid_hexsha(parts[0]) and valid_hexsha(parts[1])):
+                raise GitProtocolError(f"invalid ref update line: {line[:200]!r}")
+            commands.append(RefUpdate(parts[2], parts[0], parts[1]))
+            line = self.proto.read_pkt_line()
+        return commands
+
+    def _process(self, commands: list[RefUpdate]) -> list[tuple[bytes, bytes]]:
+        incoming = None
+        if any(c.new != ZERO_SHA for c in commands):
+            try:
+                incoming = self.push.store.receive_pack(
+                    self.proto.read,
+                    getattr(self.proto, "recv", None),
+                    max_bytes=self.push.max_pack_bytes,
+                )
+            except InvalidPack as exc:
+                reason = str(exc).replace("\n", " ")[:400]
+                return [(b"unpack", reason.encode())] + [
+                    (c.ref, b"unpacker error") for c in commands
+                ]
+        try:
+            return [(b"unpack", b"ok"), *self._update(commands, incoming)]
+        finally:
+            if incoming is not None:
+                incoming.discard()
+
+    def _update(
+        self, commands: list[RefUpdate], incoming: IncomingPack | None
+    ) -> list[tuple[bytes, bytes]]:
+        get: Callable[[bytes], ShaFile] = incoming.get if incoming else self.push.store.__getitem__
+        verdicts = {c.ref: check_update(c, self.push.rules, get) for c in commands}
+        atomic = self.has_capability(CAPABILITY_ATOMIC)
+        if atomic and any(verdicts.values()):
+            return _statuses(commands, {r: v or "atomic push failed" for r, v in verdicts.items()})
+        allowed = [c for c in commands if verdicts[c.ref] is None]
+        if allowed:
+            hook_error = self.push.pre_receive(allowed, incoming)
+            if hook_error:
+                self._progress(hook_error)
+                return _statuses(
+                    commands,
+                    {c.ref: verdicts[c.ref] or "pre-receive hook declined" for c in commands},
+                )
+            if incoming is not None:
+                incoming.publish()
+            results = self.push.apply_updates(allowed, atomic)
+            verdicts.update(results)
+            moved = [c for c in allowed if results.get(c.ref) is None]
+            if moved:
+                self.push.post_receive(moved)
+        for message in self.push.messages:
+            self._progress(message)
+        return _statuses(commands, verdicts)
+
+    def _progress(self, message: str) -> None:
+        if self.has_capability(CAPABILITY_SIDE_BAND_64K) and not self.has_capability(
+            CAPABILITY_QUIET
+        ):
+            text = message if message.endswith("\n") else message + "\n"
+            self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, text.encode())
+
+    def _report_status(self, status: Sequence[tuple[bytes, bytes]]) -> None:
+        if self.has_capability(CAPABILITY_SIDE_BAND_64K):
+            writer = BufferedPktLineWriter(
+                lambda d: self.proto.write_sideband(SIDE_BAND_CHANNEL_DATA, d)
+            )
+            _write_status(writer.write, status)
+            writer.flush()
+            self.proto.write_pkt_line(None)
+        else:
+            _write_status(self.proto.write_pkt_line, status)
+
+
+def _write_status(
+    write: Callable[[bytes | None], object], status: Sequence[tuple[bytes, bytes]]
+) -> None:
+    for name, msg in status:
+        if name == b"unpack":
+            write(b"unpack " + msg + b"\n")
+        elif msg == b"ok":
+            write(b"ok " + name + b"\n")
+        else:
+            write(b"ng " + name + b" " + msg + b"\n")
+    write(None)
+
+
+def _statuses(
+    commands: list[RefUpdate], verdicts: dict[bytes, str | None]
+) -> list[tuple[bytes, bytes]]:
+    return [(c.ref, (verdicts.get(c.ref) or "ok").encode()) for c in commands]

@@ -1,0 +1,1 @@
+"""Storage: blob stores, the git object store over blobs, LFS objects."""

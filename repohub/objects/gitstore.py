@@ -1,0 +1,248 @@
+"""The git object store of one fork network: immutable packs kept as blobs.
+
+Packs and their indexes live in the BlobStore under `git/{network_id}/`; every server node
+keeps a local copy of each pack it has used. Packs never change once written, so the cache
+needs no invalidation: a new pack is a new name. A pack becomes part of the store when its
+`.idx` blob exists, and the `.idx` is written after the `.pack`, so readers never see half
+a pack.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dulwich.errors import ObjectFormatException
+from dulwich.object_store import BucketBasedObjectStore
+from dulwich.objects import Commit, ShaFile, Tag, Tree
+from dulwich.pack import (
+    Pack,
+    PackData,
+    PackIndexer,
+    PackStreamCopier,
+    extend_pack,
+    iter_sha1,
+    write_pack_index,
+)
+
+from repohub.objects.blobstore import BlobStore
+
+PACK_NAME_LEN = len("pack-") + 40
+
+
+class InvalidPack(Exception):
+    """The bytes a client sent are not a valid pack (or need objects nobody has)."""
+
+
+class _BoundedReader:
+    """Refuses to read past `limit` bytes, so an endless push cannot fill the disk."""
+
+    def __init__(self, read: Callable[[int], bytes], limit: int | None) -> None:
+        self._read = read
+        self._left = limit
+
+    def __call__(self, n: int) -> bytes:
+        data = self._read(n)
+        if self._left is not None:
+            self._left -= len(data)
+            if self._left < 0:
+                raise PackTooLarge("pack exceeds the size limit of this server")
+        return data
+
+
+class PackTooLarge(InvalidPack):
+    pass
+
+
+@dataclass
+class IncomingPack:
+    """A received pack, indexed and completed but not yet part of the store (quarantine).
+
+    Pre-receive policies inspect it through `get`; `publish` stores it, `discard` drops it.
+    """
+
+    store: NetworkObjectStore
+    pack_path: Path
+    index_path: Path
+    basename: str
+    object_ids: list[bytes] = field(default_factory=list)
+    _pack: Pack | None = None
+
+    @property
+    def pack(self) -> Pack:
+        if self._pack is None:
+            self._pack = Pack(
+                str(self.pack_path)[: -len(".pack")], object_format=self.store.object_format
+            )
+        return self._pack
+
+    def get(self, sha: bytes) -> ShaFile:
+        """An object from this pack or, failing that, from the network's store."""
+        try:
+            return self.pack[sha]
+        except KeyError:
+            return self.store[sha]
+
+    def publish(self) -> None:
+        self.close()
+        self.store.adopt_pack(self.basename, self.pack_path, self.index_path)
+
+    def close(self) -> None:
+        if self._pack is not None:
+            self._pack.close()
+            self._pack = None
+
+    def discard(self) -> None:
+        self.close()
+        for p in (self.pack_path, self.index_path):
+            with suppress(FileNotFoundError):
+                p.unlink()
+
+
+class NetworkObjectStore(BucketBasedObjectStore):
+    """dulwich's bucket store seam: list, fetch, upload and remove packs in a BlobStore."""
+
+    def __init__(self, blobs: BlobStore, network_id: int, cache_dir: Path) -> None:
+        super().__init__()
+        self._blobs = blobs
+        self._prefix = f"git/{network_id}/"
+        self.network_id = network_id
+        self.cache_dir = cache_dir / "git" / str(network_id)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+
+    # -- the four methods of the seam -------------------------------------------------
+    def _iter_pack_names(self) -> Iterator[str]:
+        names = {i.key[len(self._prefix) :] for i in self._blobs.list(self._prefix)}
+        for name in names:
+            if name.endswith(".idx") and name[: -len(".idx")] + ".pack" in names:
+                yield name[: -len(".idx")]
+
+    def _get_pack(self, name: str) -> Pack:
+        base = self.cache_dir / name
+        with self._lock:
+            for ext in (".pack", ".idx"):
+                target = base.with_name(name + ext)
+                if not target.exists():
+                    self._blobs.download_to(self._prefix + name + ext, str(target))
+        return Pack(str(base), object_format=self.object_format)
+
+    def _upload_pack(self, basename: str, pack_file, index_file) -> None:  # type: ignore[no-untyped-def]
+        raise NotImplementedError("packs enter through receive_pack/adopt_pack")
+
+    def _remove_pack_by_name(self, name: str) -> None:
+        self._blobs.delete(self._prefix + name + ".idx")
+        self._blobs.delete(self._prefix + name + ".pack")
+        for ext in (".pack", ".idx"):
+            with suppress(FileNotFoundError):
+                (self.cache_dir / (name + ext)).unlink()
+
+    # -- pack visibility ----------------------------------------------------------------
+    @property
+    def packs(self) -> list[Pack]:  # type: ignore[override]
+        """The packs known to this node; `refresh` picks up packs other nodes stored."""
+        return list(self._iter_cached_packs())
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._update_pack_cache()
+
+    def adopt_pack(self, basename: str, pack_path: Path, index_path: Path) -> None:
+        """Store a finished pack: blobs first (`.idx` last), then the local cache."""
+        self._blobs.put_file(self._prefix + basename + ".pack", str(pack_path))
+        self._blobs.put_file(self._prefix + basename + ".idx", str(index_path))
+        final = self.cache_dir / basename
+        pack_path.replace(final.with_name(basename + ".pack"))
+        index_path.replace(final.with_name(basename + ".idx"))
+        with self._lock:
+            if basename not in self._pack_cache:
+                self._add_cached_pack(basename, Pack(str(final), object_format=self.object_format))
+
+    def pack_names(self) -> list[str]:
+        return sorted(self._pack_cache)
+
+    # -- receiving ------------------------------------------------------------------------
+    def receive_pack(
+        self,
+        read_all: Callable[[int], bytes],
+        read_some: Callable[[int], bytes] | None,
+        *,
+        max_bytes: int | None = None,
+    ) -> IncomingPack:
+        """Read a (possibly thin) pack from the wire into quarantine, index and complete it.
+
+        Raises InvalidPack with a message for the pusher when the bytes are not a pack,
+        are truncated, fail their checksums, or delta against objects the network lacks.
+        """
+        read_all = _BoundedReader(read_all, max_bytes)
+        if read_some is not None:
+            read_some = _BoundedReader(read_some, max_bytes)
+        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix="incoming-", suffix=".pack")
+        path = Path(tmp)
+        try:
+            with os.fdopen(fd, "w+b") as f:
+                entries, pack_sha = self._copy_and_index(f, read_all, read_some)
+            return self._finish_incoming(path, entries, pack_sha)
+        except PackTooLarge:
+            path.unlink(missing_ok=True)
+            raise
+        except (InvalidPack, KeyError) as exc:
+            path.unlink(missing_ok=True)
+            raise InvalidPack(f"pack refers to objects this repository lacks: {exc}") from exc
+        except Exception as exc:
+            path.unlink(missing_ok=True)
+            raise InvalidPack(f"malformed pack: {exc}") from exc
+
+    def _copy_and_index(self, f, read_all, read_some):  # type: ignore[no-untyped-def]
+        indexer = PackIndexer(f, self.object_format.hash_func, resolve_ext_ref=self.get_raw)
+        copier = PackStreamCopier(
+            self.object_format.hash_func, read_all, read_some, f, delta_iter=indexer
+        )
+        copier.verify()
+        f.flush()
+        f.seek(0)
+        with PackData(f.name, file=f, object_format=self.object_format) as pd:
+            indexer.set_pack_data(pd)
+            entries = list(indexer)
+            ext_refs = set(indexer.ext_refs())
+        pack_sha, extra = extend_pack(
+            f, ext_refs, get_raw=self.get_raw, object_format=self.object_format
+        )
+        entries.extend(extra)
+        entries.sort()
+        f.flush()
+        os.fsync(f.fileno())
+        return entries, pack_sha
+
+    def _finish_incoming(self, path: Path, entries: list, pack_sha: bytes) -> IncomingPack:  # type: ignore[type-arg]
+        basename = "pack-" + iter_sha1(e[0] for e in entries).decode("ascii")
+        final_pack = path.with_name(f"incoming-{basename}.pack")
+        path.replace(final_pack)
+        index_path = final_pack.with_suffix(".idx")
+        with index_path.open("wb") as idx:
+            write_pack_index(idx, entries, pack_sha, version=2)
+        incoming = IncomingPack(self, final_pack, index_path, basename)
+        incoming.object_ids = [e[0] for e in entries]
+        try:
+            _check_structure(incoming)
+        except Exception:
+            incoming.discard()
+            raise
+        return incoming
+
+
+def _check_structure(incoming: IncomingPack) -> None:
+    """Parse every commit, tree and tag, as `receive.fsckObjects` would; blobs need no parse."""
+    pack = incoming.pack
+    for unpacked in pack.data.iter_unpacked():
+        if unpacked.pack_type_num in (1, 2, 4):  # non-delta commit, tree, tag
+            cls = {1: Commit, 2: Tree, 4: Tag}[unpacked.pack_type_num]
+            try:
+                cls.from_raw_chunks(unpacked.pack_type_num, unpacked.decomp_chunks).check()
+            except ObjectFormatException as exc:
+                raise InvalidPack(f"invalid object in pack: {exc}") from exc

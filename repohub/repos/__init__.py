@@ -1,0 +1,1 @@
+"""The domain: repos, forks, naming rules, the one access check, reading trees."""

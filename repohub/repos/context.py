@@ -1,0 +1,36 @@
+"""What the domain needs to act: database sessions, blob storage, object stores, settings.
+
+Built once by an entry point and passed down; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from repohub.config import Settings
+from repohub.objects.blobstore import BlobStore, open_blobstore
+from repohub.objects.registry import ObjectStores
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    stores: ObjectStores
+
+    @classmethod
+    def build(cls, settings: Settings) -> Hub:
+        from repohub.db.engine import make_engine, make_session_factory
+
+        blobs = open_blobstore(settings)
+        sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        return cls(settings, sessions, blobs, ObjectStores(blobs, settings.resolved_cache_dir))
+
+    def close(self) -> None:
+        self.stores.close()
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()

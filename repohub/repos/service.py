@@ -1,0 +1,209 @@
+"""Create, look up, list, fork and delete repos. Transactions are opened here, not above."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from repohub.auth.accounts import find_account, org_role
+from repohub.auth.identity import Identity
+from repohub.db.models import Account, Network, Ref, Repo
+from repohub.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RepoNotFound
+from repohub.repos.access import Access, require, visible_filter
+from repohub.repos.context import Hub
+from repohub.repos.initial import make_initial_commit
+from repohub.repos.names import validate_repo_name, validate_repo_type
+
+
+class RepoExists(Conflict):
+    def __init__(self, repo: Repo) -> None:
+        super().__init__(f"You already created this {repo.repo_type} repo: {repo.full_name}")
+        self.repo = repo
+
+
+@dataclass(frozen=True)
+class RepoKey:
+    """How a URL names a repo: type, owner, name (not yet validated)."""
+
+    repo_type: str
+    owner: str
+    name: str
+
+
+def find_repo(session: Session, key: RepoKey) -> Repo | None:
+    owner = find_account(session, key.owner)
+    if owner is None:
+        return None
+    return session.scalar(
+        select(Repo).where(
+            Repo.owner_id == owner.id,
+            Repo.repo_type == key.repo_type,
+            Repo.name_lower == key.name.lower(),
+        )
+    )
+
+
+def get_repo(session: Session, identity: Identity, key: RepoKey, needed: Access) -> Repo:
+    """The repo named by `key` if `identity` may act on it: the entry point of every surface."""
+    repo = find_repo(session, key)
+    if repo is None:
+        raise RepoNotFound(f"Repository {key.owner}/{key.name} not found")
+    require(session, identity, repo, needed)
+    return repo
+
+
+def _writable_namespace(session: Session, identity: Identity, owner_name: str | None) -> Account:
+    if identity.user_id is None:
+        raise PermissionDenied("You must be logged in to create a repository")
+    if not identity.can_write:
+        raise PermissionDenied("A read-only token cannot create repositories")
+    user = session.get(Account, identity.user_id)
+    assert user is not None
+    if not owner_name or owner_name.lower() == user.name_lower:
+        return user
+    owner = find_account(session, owner_name)
+    if owner is None or owner.kind != "org":
+        raise NotFound(f"no organisation named {owner_name!r}")
+    if not identity.is_admin and org_role(session, owner.id, user.id) not in ("admin", "write"):
+        raise PermissionDenied(f"You can't create repositories in {owner.name}")
+    return owner
+
+
+def create_repo(
+    hub: Hub,
+    identity: Identity,
+    *,
+    name: str,
+    owner: str | None = None,
+    repo_type: str | None = None,
+    private: bool = False,
+    empty: bool = False,
+) -> Repo:
+    validate_repo_name(name)
+    repo_type = validate_repo_type(repo_type)
+    with hub.sessions.begin() as session:
+        account = _writable_namespace(session, identity, owner)
+        existing = find_repo(session, RepoKey(repo_type, account.name, name))
+        if existing is not None:
+            raise RepoExists(existing)
+        network = Network()
+        session.add(network)
+        session.flush()
+        repo = Repo(
+            network_id=network.id,
+            owner_id=account.id,
+            repo_type=repo_type,
+            name=name,
+            name_lower=name.lower(),
+            private=private,
+        )
+        repo.owner = account
+        session.add(repo)
+        session.flush()
+        if not empty:
+            creator = session.get(Account, identity.user_id)
+            assert creator is not None
+            sha = make_initial_commit(
+                hub.stores.get(network.id),
+                full_name=repo.full_name,
+                repo_type=repo_type,
+                author=creator.name,
+                email=creator.email or f"{creator.name}@users.noreply",
+            )
+            session.add(Ref(repo_id=repo.id, name="refs/heads/main", target=sha.decode()))
+    return repo
+
+
+def fork_repo(
+    hub: Hub, identity: Identity, parent_key: RepoKey, *, owner: str | None, name: str | None
+) -> Repo:
+    """A new repo row in the parent's network with a copy of its ref rows: O(refs), not O(bytes)."""
+    with hub.sessions.begin() as session:
+        parent = get_repo(session, identity, parent_key, Access.READ)
+        account = _writable_namespace(session, identity, owner)
+        new_name = validate_repo_name(name or parent.name)
+        existing = find_repo(session, RepoKey(parent.repo_type, account.name, new_name))
+        if existing is not None:
+            raise RepoExists(existing)
+        fork = Repo(
+            network_id=parent.network_id,
+            owner_id=account.id,
+            repo_type=parent.repo_type,
+            name=new_name,
+            name_lower=new_name.lower(),
+            private=parent.private,
+            description=parent.description,
+            default_branch=parent.default_branch,
+            forked_from_id=parent.id,
+        )
+        fork.owner = account
+        session.add(fork)
+        session.flush()
+        refs = session.execute(select(Ref.name, Ref.target).where(Ref.repo_id == parent.id))
+        session.add_all(Ref(repo_id=fork.id, name=n, target=t) for n, t in refs)
+    return fork
+
+
+def delete_repo(hub: Hub, identity: Identity, key: RepoKey) -> None:
+    """Delete a repo; its network's objects go when the last repo of the network goes."""
+    with hub.sessions.begin() as session:
+        repo = get_repo(session, identity, key, Access.ADMIN)
+        network_id = repo.network_id
+        session.execute(delete(Ref).where(Ref.repo_id == repo.id))
+        session.delete(repo)
+        session.flush()
+        remaining = session.scalar(
+            select(func.count()).select_from(Repo).where(Repo.network_id == network_id)
+        )
+    if not remaining:
+        hub.stores.drop(network_id)
+
+
+SORTS = {
+    "lastModified": Repo.updated_at.desc(),
+    "createdAt": Repo.created_at.desc(),
+    "downloads": Repo.downloads.desc(),
+    "likes": Repo.likes.desc(),
+    "trendingScore": Repo.likes.desc(),
+    "id": Repo.id.asc(),
+}
+
+
+def list_repos(
+    session: Session,
+    identity: Identity,
+    *,
+    repo_type: str,
+    search: str | None = None,
+    author: str | None = None,
+    sort: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Repo]:
+    """Repos visible to `identity`, filtered and sorted, one page at `offset`."""
+    if sort not in (None, *SORTS):
+        raise InvalidArgument(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+    query = (
+        select(Repo)
+        .join(Account, Repo.owner_id == Account.id)
+        .where(Repo.repo_type == repo_type, visible_filter(identity))
+    )
+    if author:
+        query = query.where(Account.name_lower == author.lower())
+    if search:
+        needle = f"%{search.lower()}%"
+        query = query.where(func.lower(Account.name + "/" + Repo.name).like(needle))
+    order = SORTS[sort] if sort else Repo.id.asc()
+    return list(session.scalars(query.order_by(order, Repo.id.asc()).offset(offset).limit(limit)))
+
+
+def list_forks(session: Session, identity: Identity, parent: Repo) -> list[Repo]:
+    return list(
+        session.scalars(
+            select(Repo)
+            .where(Repo.forked_from_id == parent.id, visible_filter(identity))
+            .order_by(Repo.id)
+        )
+    )
