@@ -12,9 +12,11 @@ import logging
 from contextlib import suppress
 
 import anyio.to_thread
+from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import ReceivableProtocol
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from repohub.api.streams import BodyReader, ResponseWriter
@@ -154,6 +156,11 @@ class GitServiceResponse(Response):
             )
         except PayloadTooLarge as exc:
             _fatal(proto, exc.message)
+        except ClientDisconnect:
+            logger.info("git %s: client went away", self.service)
+            return
+        except (GitProtocolError, HangupException) as exc:
+            _fatal(proto, f"protocol error: {exc}")
         except Exception as exc:
             logger.exception("git %s failed", self.service)
             _fatal(proto, f"internal error: {type(exc).__name__}")

@@ -127,6 +127,13 @@ def _info_route(repo_type: str) -> None:
     ) -> dict[str, Any]:
         return _info(hub, session, identity, RepoKey(repo_type, owner, name), None)
 
+    @router.get(f"/{plural}/{{owner}}/{{name}}/revision/{{revision:path}}", name=f"{repo_type}-rev")
+    def info_at(
+        owner: str, name: str, revision: str, hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity), session: Session = Depends(get_session),
+    ) -> dict[str, Any]:
+        return _info(hub, session, identity, RepoKey(repo_type, owner, name), revision)
+
     @router.get(f"/{plural}/{{owner}}/{{name}}/refs", name=f"{repo_type}-refs")
     def refs(
         owner: str,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from repohub.db.models import PushLogEntry, Ref, Repo, utcnow
 
 HEAD = b"HEAD"
+LOST_RACE = "non-fast-forward: the ref moved while you pushed; fetch first"
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def apply_ref_updates(
                 session.rollback()
                 lost = exc.args[0].encode()
                 return {
-                    u.ref: ("stale info" if u.ref == lost else "atomic push failed")
+                    u.ref: (LOST_RACE if u.ref == lost else "atomic push failed")
                     for u in updates
                 }
         return dict.fromkeys((u.ref for u in updates), None)
@@ -102,7 +103,7 @@ def apply_ref_updates(
                 _touch(session, repo_id)
             results[u.ref] = None
         except RefMoved:
-            results[u.ref] = "stale info"
+            results[u.ref] = LOST_RACE
     return results
 
 
