@@ -12,9 +12,9 @@ def hub_date(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def repo_url(base: str, repo: Repo) -> str:
-    prefix = "datasets/" if repo.repo_type == "dataset" else ""
-    return f"{base}/{prefix}{repo.full_name}"
+def repo_url(base: str, repo_type: str, full_name: str) -> str:
+    prefix = "datasets/" if repo_type == "dataset" else ""
+    return f"{base}/{prefix}{full_name}"
 
 
 def repo_summary(repo: Repo) -> dict[str, Any]:

@@ -81,9 +81,11 @@ def create_repo(
         )
     except RepoExists as exc:
         return error_response(
-            409, exc.message, extra={"url": repo_url(base_url(request), exc.repo)}
+            409,
+            exc.message,
+            extra={"url": repo_url(base_url(request), exc.repo_type, exc.full_name)},
         )
-    url = repo_url(base_url(request), repo)
+    url = repo_url(base_url(request), repo.repo_type, repo.full_name)
     return JSONResponse({"url": url, "name": repo.full_name, "id": str(repo.id)})
 
 
@@ -129,8 +131,12 @@ def _info_route(repo_type: str) -> None:
 
     @router.get(f"/{plural}/{{owner}}/{{name}}/revision/{{revision:path}}", name=f"{repo_type}-rev")
     def info_at(
-        owner: str, name: str, revision: str, hub: Hub = Depends(get_hub),
-        identity: Identity = Depends(get_identity), session: Session = Depends(get_session),
+        owner: str,
+        name: str,
+        revision: str,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+        session: Session = Depends(get_session),
     ) -> dict[str, Any]:
         return _info(hub, session, identity, RepoKey(repo_type, owner, name), revision)
 
@@ -178,11 +184,13 @@ def _info_route(repo_type: str) -> None:
             )
         except RepoExists as exc:
             return error_response(
-                409, exc.message, extra={"url": repo_url(base_url(request), exc.repo)}
+                409,
+                exc.message,
+                extra={"url": repo_url(base_url(request), exc.repo_type, exc.full_name)},
             )
         return JSONResponse(
             {
-                "url": repo_url(base_url(request), repo),
+                "url": repo_url(base_url(request), repo.repo_type, repo.full_name),
                 "name": repo.full_name,
                 "id": str(repo.id),
                 "forkedFrom": f"{owner}/{name}",

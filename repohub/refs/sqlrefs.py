@@ -83,18 +83,14 @@ def apply_ref_updates(
     updates = list(updates)
     results: dict[bytes, str | None] = {}
     if atomic:
-        with sessions.begin() as session:
-            try:
+        try:
+            with sessions.begin() as session:
                 for u in updates:
                     _cas(session, repo_id, u, user_id)
                 _touch(session, repo_id)
-            except RefMoved as exc:
-                session.rollback()
-                lost = exc.args[0].encode()
-                return {
-                    u.ref: (LOST_RACE if u.ref == lost else "atomic push failed")
-                    for u in updates
-                }
+        except RefMoved as exc:
+            lost = exc.args[0].encode()
+            return {u.ref: (LOST_RACE if u.ref == lost else "atomic push failed") for u in updates}
         return dict.fromkeys((u.ref for u in updates), None)
     for u in updates:
         try:

@@ -18,9 +18,12 @@ from repohub.repos.names import validate_repo_name, validate_repo_type
 
 
 class RepoExists(Conflict):
+    """Carries names, not the row: the row dies with the rolled-back transaction."""
+
     def __init__(self, repo: Repo) -> None:
         super().__init__(f"You already created this {repo.repo_type} repo: {repo.full_name}")
-        self.repo = repo
+        self.repo_type = repo.repo_type
+        self.full_name = repo.full_name
 
 
 @dataclass(frozen=True)
