@@ -184,6 +184,7 @@ class _Output:
         self.pos += end - start
         while self._run_end - self._run_start >= CHUNK_SIZE:
             self._send(src[self._run_start : self._run_start + CHUNK_SIZE])
+            _release(src, self._run_start, self._run_start + CHUNK_SIZE)
             self._run_start += CHUNK_SIZE
 
     def put_object(self, type_num: int, raw: bytes) -> None:
@@ -209,6 +210,18 @@ class _Output:
         if data:
             self._sha.update(data)
             self._write(data)
+
+
+def _release(src: mmap.mmap, start: int, end: int) -> None:
+    """Drop pages already sent from this process's mapping.
+
+    They stay in the page cache, but no longer count in the server's resident memory, so
+    a 1 GB clone does not show up as 1 GB of RSS.
+    """
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    length = (end - first) // mmap.PAGESIZE * mmap.PAGESIZE
+    if length > 0:
+        src.madvise(mmap.MADV_DONTNEED, first, length)
 
 
 @dataclass

@@ -188,10 +188,10 @@ class NetworkObjectStore(BucketBasedObjectStore):
             with os.fdopen(fd, "w+b") as f:
                 entries, pack_sha = self._copy_and_index(f, read_all, read_some)
             return self._finish_incoming(path, entries, pack_sha)
-        except PackTooLarge:
+        except InvalidPack:
             path.unlink(missing_ok=True)
             raise
-        except (InvalidPack, KeyError) as exc:
+        except KeyError as exc:
             path.unlink(missing_ok=True)
             raise InvalidPack(f"pack refers to objects this repository lacks: {exc}") from exc
         except Exception as exc:
@@ -199,7 +199,7 @@ class NetworkObjectStore(BucketBasedObjectStore):
             raise InvalidPack(f"malformed pack: {exc}") from exc
 
     def _copy_and_index(self, f, read_all, read_some):  # type: ignore[no-untyped-def]
-        indexer = PackIndexer(f, self.object_format.hash_func, resolve_ext_ref=self.get_raw)
+        indexer = _CheckingIndexer(f, self.object_format.hash_func, resolve_ext_ref=self.get_raw)
         copier = PackStreamCopier(
             self.object_format.hash_func, read_all, read_some, f, delta_iter=indexer
         )
@@ -228,21 +228,24 @@ class NetworkObjectStore(BucketBasedObjectStore):
             write_pack_index(idx, entries, pack_sha, version=2)
         incoming = IncomingPack(self, final_pack, index_path, basename)
         incoming.object_ids = [e[0] for e in entries]
-        try:
-            _check_structure(incoming)
-        except Exception:
-            incoming.discard()
-            raise
         return incoming
 
 
-def _check_structure(incoming: IncomingPack) -> None:
-    """Parse every commit, tree and tag, as `receive.fsckObjects` would; blobs need no parse."""
-    pack = incoming.pack
-    for unpacked in pack.data.iter_unpacked():
-        if unpacked.pack_type_num in (1, 2, 4):  # non-delta commit, tree, tag
-            cls = {1: Commit, 2: Tree, 4: Tag}[unpacked.pack_type_num]
+class _CheckingIndexer(PackIndexer):
+    """Indexes a pack and, in the same pass, parses every commit, tree and tag.
+
+    That is `receive.fsckObjects` for the objects whose structure matters, at no extra
+    inflation: the indexer has each resolved object in hand anyway.
+    """
+
+    def _result(self, unpacked):  # type: ignore[no-untyped-def]
+        type_num = unpacked.obj_type_num
+        if type_num in _STRUCTURED:
             try:
-                cls.from_raw_chunks(unpacked.pack_type_num, unpacked.decomp_chunks).check()
+                _STRUCTURED[type_num].from_raw_chunks(type_num, unpacked.obj_chunks).check()
             except ObjectFormatException as exc:
                 raise InvalidPack(f"invalid object in pack: {exc}") from exc
+        return super()._result(unpacked)
+
+
+_STRUCTURED = {1: Commit, 2: Tree, 4: Tag}

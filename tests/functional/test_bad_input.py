@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import httpx
 import pytest
+from dulwich.object_format import SHA1
+from dulwich.objects import Blob, Commit
+from dulwich.pack import pack_object_header
 
 from tests.functional.test_git_races import _branch, _pkt
 from tests.functional.test_git_transfer import remote
@@ -155,3 +161,36 @@ def test_oversized_push(stack: Stack, hub, make_user, git: Git, tmp_path: Path) 
         assert result.returncode != 0
         assert "size limit" in result.stderr
         assert client.get(f"/api/models/{alice.name}/big/refs").json()["branches"] == []
+
+
+def _raw_pack(objects: list[tuple[int, bytes]]) -> bytes:
+    out = b"PACK" + struct.pack(">II", 2, len(objects))
+    for type_num, data in objects:
+        header = pack_object_header(type_num, None, len(data), object_format=SHA1)
+        out += bytes(header) + zlib.compress(data)
+    return out + hashlib.sha1(out, usedforsecurity=False).digest()
+
+
+@pytest.mark.parametrize("entry_name", [b"..", b".git", b"a/b"])
+def test_tree_with_path_tricks_is_refused(api: httpx.Client, pushed, entry_name: bytes) -> None:
+    """A tree naming `..` or `.git` would let a checkout write outside its directory."""
+    alice, repo, _src = pushed
+    old = _branch(api, repo)
+    blob = Blob.from_string(b"payload")
+    tree_raw = b"100644 " + entry_name + b"\0" + blob.sha().digest()
+    tree_id = hashlib.sha1(
+        b"tree %d\0" % len(tree_raw) + tree_raw, usedforsecurity=False
+    ).hexdigest()
+    commit = Commit()
+    commit.tree = tree_id.encode()
+    commit.parents = [old.encode()]
+    commit.author = commit.committer = b"M <m@example.com>"
+    commit.author_time = commit.commit_time = 0
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"trick\n"
+    pack = _raw_pack([(3, blob.as_raw_string()), (2, tree_raw), (1, commit.as_raw_string())])
+    cmd = f"{old} {commit.id.decode()} refs/heads/main\0report-status\n".encode()
+    r = _receive(api, repo, alice.token, _pkt(cmd) + b"0000" + pack)
+    assert r.status_code == 200
+    assert b"unpack invalid object in pack" in r.content
+    assert _branch(api, repo) == old
