@@ -64,6 +64,11 @@ def require(session: Session, identity: Identity, repo: Repo, needed: Access) ->
         raise RepoNotFound(f"Repository {repo.full_name} not found")
     if level < needed:
         action = {Access.WRITE: "write to", Access.ADMIN: "administer"}.get(needed, "read")
+        if identity.scope == "read" and _granted(session, identity, repo) >= needed:
+            raise PermissionDenied(
+                f"This token has read scope and cannot {action} {repo.full_name}: "
+                "use a token with write scope"
+            )
         raise PermissionDenied(f"You don't have the rights to {action} {repo.full_name}")
     return level
 

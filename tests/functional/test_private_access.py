@@ -129,7 +129,7 @@ def test_read_token_cannot_push(server: Server, private_repo, git: Git, tmp_path
     git.commit(clone, {"new.txt": "x"}, "try")
     result = git("push", "origin", "main", cwd=clone, check=False)
     assert result.returncode != 0
-    assert "403" in result.stderr or "rights" in result.stderr
+    assert "read scope" in result.stderr
 
 
 def test_org_roles(
