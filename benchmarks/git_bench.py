@@ -30,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import urllib.error
@@ -46,7 +47,7 @@ if __package__ in (None, ""):  # also runnable as ``python benchmarks/git_bench.
 from benchmarks import _cgit_server, _repogen
 
 CLONE_PUSH_TARGET = 1.5  # RepoHub may take at most 1.5x C git's time
-FORK_FLAT_TARGET = 2.0  # slowest fork / fork of the tiny repo: "flat in size"
+FORK_FLAT_TARGET = 2.0  # fork of the largest repo / fork of the tiny one: "flat in size"
 RSS_TARGET_MB = 300.0  # RepoHub's server process tree while serving the 1 GB repo
 GIT_TIMEOUT = 1800.0
 STARTUP_TIMEOUT = 120.0
@@ -193,6 +194,9 @@ class Target(Protocol):
     def close(self) -> None:
         """Stop the server."""
 
+    def death_note(self) -> str | None:
+        """None while the server runs; else its exit status and the tail of its log."""
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -218,6 +222,13 @@ def log_tail(path: Path, lines: int = 30) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     return ""
+
+
+def death_note(proc: subprocess.Popen[bytes], log: Path) -> str | None:
+    """Explain a server that stopped under us, instead of a bare "connection refused"."""
+    if proc.poll() is None:
+        return None
+    return f"server exited with status {proc.returncode}; log {log} ends:\n{log_tail(log, 8)}"
 
 
 class CGitTarget:
@@ -263,6 +274,9 @@ class CGitTarget:
 
     def close(self) -> None:
         stop_process_group(self._proc)
+
+    def death_note(self) -> str | None:
+        return death_note(self._proc, self._log)
 
 
 class RepoHubTarget:
@@ -348,6 +362,9 @@ class RepoHubTarget:
     def close(self) -> None:
         stop_process_group(self._proc)
 
+    def death_note(self) -> str | None:
+        return death_note(self._proc, self._log)
+
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -405,32 +422,68 @@ def _parent_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss_mb(root: int) -> float:
-    """Sum of VmRSS over ``root`` and all its descendants (shared pages count per process)."""
+@dataclass(frozen=True)
+class ProcMemory:
+    """One process's resident memory, in MB."""
+
+    pid: int
+    name: str
+    rss_mb: float
+    anon_mb: float
+
+    def describe(self) -> str:
+        return f"{self.name}[{self.pid}] {self.rss_mb:.0f}/{self.anon_mb:.0f} MB"
+
+
+def tree_processes(root: int) -> list[ProcMemory]:
+    """VmRSS and RssAnon of ``root`` and all its descendants.
+
+    Both, because they answer different questions: VmRSS counts file pages a process has
+    mmapped (C git's pack-objects maps the whole 1 GB pack and shows ~1 GB of RSS that is
+    really page cache), RssAnon counts the private heap a server actually allocated.
+    """
     children = _parent_map()
-    pending, total_kib = [root], 0
+    pending, found = [root], []
     while pending:
         pid = pending.pop()
         pending.extend(children.get(pid, []))
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kib += int(line.split()[1])
-                    break
-    return total_kib / 1024
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+            found.append(
+                ProcMemory(
+                    pid=pid,
+                    name=fields["Name"].strip(),
+                    rss_mb=int(fields.get("VmRSS", "0 kB").split()[0]) / 1024,
+                    anon_mb=int(fields.get("RssAnon", "0 kB").split()[0]) / 1024,
+                )
+            )
+    return found
+
+
+def tree_memory_mb(root: int) -> tuple[float, float]:
+    """(VmRSS, RssAnon) summed over the tree; shared pages count once per process."""
+    processes = tree_processes(root)
+    return sum(p.rss_mb for p in processes), sum(p.anon_mb for p in processes)
 
 
 @dataclass
-class PeakRss:
-    """Samples a process tree's RSS every 50 ms in a thread while the ``with`` body runs."""
+class PeakMemory:
+    """Samples a process tree's memory every 50 ms in a thread while the ``with`` body runs.
+
+    Also keeps the largest process at the RSS peak, so a miss points at its culprit
+    (the server itself, a worker it forked, a git child).
+    """
 
     pid: int
-    peak_mb: float = 0.0
+    rss_mb: float = 0.0
+    anon_mb: float = 0.0
+    top: str = ""
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -442,7 +495,12 @@ class PeakRss:
 
     def _sample(self) -> None:
         while True:
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(self.pid))
+            processes = tree_processes(self.pid)
+            rss = sum(p.rss_mb for p in processes)
+            if processes and rss > self.rss_mb:
+                self.rss_mb = rss
+                self.top = max(processes, key=lambda p: p.rss_mb).describe()
+            self.anon_mb = max(self.anon_mb, sum(p.anon_mb for p in processes))
             self.samples += 1
             if self._stop.wait(SAMPLE_INTERVAL):
                 return
@@ -458,7 +516,7 @@ class Results:
     repos: dict[str, dict[str, int]] = field(default_factory=dict)
     transfer: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     forks: dict[str, list[float]] = field(default_factory=dict)
-    memory: dict[str, dict[str, float]] = field(default_factory=dict)
+    memory: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def add_time(self, repo: str, op: str, label: str, seconds: float) -> None:
@@ -486,20 +544,30 @@ class Bench:
         self.results = results
         self.pushed: dict[tuple[str, str], str] = {}  # (repo, label) -> name on that server
         self._failed: set[tuple[str, str]] = set()
+        self._dead: set[str] = set()
+        for target in targets:  # before any work: what a freshly started server costs
+            fresh_rss, fresh_anon = tree_memory_mb(target.pid)
+            results.memory[target.label] = {"fresh_rss_mb": fresh_rss, "fresh_anon_mb": fresh_anon}
 
     def _order(self, run: int) -> list[Target]:
         """Alternate which server goes first, so warm caches and drift favour neither."""
         return self.targets if run % 2 == 0 else self.targets[::-1]
 
-    def _attempt(self, section: str, label: str, action: Callable[[], None]) -> None:
-        if (section, label) in self._failed:
+    def _attempt(self, section: str, target: Target, action: Callable[[], None]) -> None:
+        """Run one measurement; on failure skip this section (or, if the server died, all)."""
+        if (section, target.label) in self._failed or target.label in self._dead:
             return
         try:
             action()
         except (BenchError, OSError, subprocess.SubprocessError) as exc:
-            self._failed.add((section, label))
-            self.results.errors.append(f"{section} [{label}]: {redact(str(exc))}")
-            progress(f"  ERROR {section} [{label}]: {redact(str(exc))[:300]}")
+            self._failed.add((section, target.label))
+            message = redact(str(exc))
+            note = target.death_note()
+            if note is not None:
+                self._dead.add(target.label)
+                message += "\n" + textwrap.indent(f"{target.label} {note}", "    ")
+            self.results.errors.append(f"{section} [{target.label}]: {message}")
+            progress(f"  ERROR {section} [{target.label}]: {message}")
 
     def transfer(self, repo: str, runs: int) -> None:
         """Push into a new empty repo each run, then clone the last pushed one each run."""
@@ -507,14 +575,14 @@ class Bench:
         for run in range(runs):
             for target in self._order(run):
                 self._attempt(
-                    f"{repo}/push", target.label, lambda t=target, r=run: self._push(repo, t, r)
+                    f"{repo}/push", target, lambda t=target, r=run: self._push(repo, t, r)
                 )
         for run in range(runs):
             for target in self._order(run):
                 if (repo, target.label) in self.pushed:
                     self._attempt(
                         f"{repo}/clone",
-                        target.label,
+                        target,
                         lambda t=target, r=run: self._clone(repo, t, r, source),
                     )
 
@@ -545,45 +613,54 @@ class Bench:
     def memory(self, repo: str) -> None:
         """Push then clone the big repo once per server, sampling the server's RSS."""
         for target in self.targets:
-            self._attempt(f"{repo}/memory", target.label, lambda t=target: self._memory(repo, t))
+            self._attempt(f"{repo}/memory", target, lambda t=target: self._memory(repo, t))
 
     def _memory(self, repo: str, target: Target) -> None:
-        figures: dict[str, float] = {"idle_mb": tree_rss_mb(target.pid)}
+        figures: dict[str, Any] = dict(self.results.memory.get(target.label, {}))
+        figures["idle_rss_mb"], figures["idle_anon_mb"] = tree_memory_mb(target.pid)
         url = target.new_empty_repo(repo)
-        with PeakRss(target.pid) as push_rss:
+        with PeakMemory(target.pid) as push_mem:
             figures["push_s"] = self.client.push(self.sources[repo], url)
         self.pushed[(repo, target.label)] = repo
         dest = self.scratch / f"clone-{repo}-{target.label}"
         try:
-            with PeakRss(target.pid) as clone_rss:
+            with PeakMemory(target.pid) as clone_mem:
                 figures["clone_s"] = self.client.clone(target.clone_url(repo), dest)
             self.client.verify_clone(dest, self.sources[repo])
         finally:
             shutil.rmtree(dest, ignore_errors=True)
-        figures["push_peak_mb"] = push_rss.peak_mb
-        figures["clone_peak_mb"] = clone_rss.peak_mb
+        figures.update(
+            push_rss_mb=push_mem.rss_mb,
+            push_anon_mb=push_mem.anon_mb,
+            clone_rss_mb=clone_mem.rss_mb,
+            clone_anon_mb=clone_mem.anon_mb,
+            push_top=push_mem.top,
+            clone_top=clone_mem.top,
+        )
         self.results.memory[target.label] = figures
         progress(
             f"  {repo:<10} {target.label:<8} push {figures['push_s']:.1f} s "
-            f"(peak {push_rss.peak_mb:.0f} MB), clone {figures['clone_s']:.1f} s "
-            f"(peak {clone_rss.peak_mb:.0f} MB)"
+            f"(peak RSS {push_mem.rss_mb:.0f} MB, anon {push_mem.anon_mb:.0f} MB), "
+            f"clone {figures['clone_s']:.1f} s "
+            f"(peak RSS {clone_mem.rss_mb:.0f} MB, anon {clone_mem.anon_mb:.0f} MB); "
+            f"largest process at the peaks: {push_mem.top}; {clone_mem.top}"
         )
 
     def forks(self, repohub: RepoHubTarget, repos: list[str], runs: int) -> None:
         """Fork each repo once per run, each run by a new user (a user can fork a repo once)."""
-        self._attempt("tiny/push", "repohub", lambda: self._seed("tiny", repohub))
+        self._attempt("tiny/push", repohub, lambda: self._seed("tiny", repohub))
         forkers: list[tuple[str, str]] = []
 
         def make_forkers() -> None:
             forkers.extend((f"bob{run}", repohub.create_user(f"bob{run}")) for run in range(runs))
 
-        self._attempt("fork", "repohub", make_forkers)
+        self._attempt("fork", repohub, make_forkers)
         for run, (forker, token) in enumerate(forkers):
             for repo in repos:
                 if (repo, "repohub") in self.pushed:
                     self._attempt(
                         f"{repo}/fork",
-                        "repohub",
+                        repohub,
                         lambda r=repo, u=forker, k=token, n=run: self._fork(repohub, r, u, k, n),
                     )
 
@@ -622,23 +699,34 @@ def summarize(results: Results) -> dict[str, Any]:
                 "ok": None if ratio is None else ratio <= CLONE_PUSH_TARGET,
             }
     forks = {repo: median(times) for repo, times in results.forks.items()}
-    measured = [seconds for seconds in forks.values() if seconds is not None]
-    tiny = forks.get("tiny")
-    spread = max(measured) / tiny if tiny and len(measured) > 1 else None
+    spread = fork_spread(forks, results.repos)
     hub_memory = results.memory.get("repohub", {})
-    peak = max(hub_memory.get("clone_peak_mb", 0.0), hub_memory.get("push_peak_mb", 0.0))
+    peak = max(hub_memory.get("clone_rss_mb", 0.0), hub_memory.get("push_rss_mb", 0.0))
+    anon = max(hub_memory.get("clone_anon_mb", 0.0), hub_memory.get("push_anon_mb", 0.0))
     return {
         "transfer": transfer,
         "fork_s": forks,
         "fork_spread": spread,
         "fork_ok": None if spread is None else spread <= FORK_FLAT_TARGET,
         "repohub_peak_rss_mb": peak or None,
+        "repohub_peak_anon_mb": anon or None,
         "rss_ok": None if not peak else peak < RSS_TARGET_MB,
     }
 
 
+def fork_spread(forks: dict[str, float | None], repos: dict[str, dict[str, int]]) -> float | None:
+    """Fork time of the largest repo forked over that of the tiny one: 1.0 means flat."""
+    times = {repo: seconds for repo, seconds in forks.items() if seconds}
+    tiny = times.pop("tiny", None)
+    if not tiny or not times:
+        return None
+    largest = max(times, key=lambda repo: repos.get(repo, {}).get("pack_bytes", 0))
+    return times[largest] / tiny
+
+
 def fmt(value: float | None, spec: str = "7.2f") -> str:
-    return format(value, spec) if value is not None else "-".rjust(int(spec.split(".")[0]))
+    width = spec.split(".")[0]
+    return format(value, spec) if value is not None else "-".rjust(int(width or 1))
 
 
 def human_size(size: float) -> str:
@@ -648,6 +736,13 @@ def human_size(size: float) -> str:
             return f"{size:7.1f} {unit}"
         size /= 1000
     return f"{size:7.1f} GB"
+
+
+def memory_cell(mem: dict[str, Any], phase: str) -> str:
+    """``RSS / anon`` for one phase, or a dash if that phase was not measured."""
+    if f"{phase}_rss_mb" not in mem:
+        return "-".rjust(11)
+    return f"{mem[f'{phase}_rss_mb']:5.0f} /{mem[f'{phase}_anon_mb']:4.0f}"
 
 
 def verdict(ok: bool | None) -> str:
@@ -680,20 +775,28 @@ def render(results: Results, summary: dict[str, Any], runs: int) -> str:
             lines.append(f"  {repo:<11} {size}  {fmt(seconds, '7.3f')} s")
         spread = summary["fork_spread"]
         lines.append(
-            f"  slowest / tiny: {fmt(spread, '.2f')}x  target flat (<= {FORK_FLAT_TARGET}x) "
+            f"  largest / tiny: {fmt(spread, '.2f')}x  target flat (<= {FORK_FLAT_TARGET}x) "
             f"{verdict(summary['fork_ok'])}"
         )
     if results.memory:
-        lines += ["", "Server process-tree RSS, 1 GB repo, one push and one clone (MB)"]
-        lines.append(f"  {'server':<8} {'idle':>6} {'push':>6} {'clone':>6}   push s  clone s")
+        lines += [
+            "",
+            "Server process tree memory, peak MB as VmRSS / RssAnon (VmRSS includes mmapped packs)",
+            f"  {'server':<8} {'fresh':>11} {'before':>11} {'push 1 GB':>11} {'clone 1 GB':>11}"
+            "   push s  clone s",
+        ]
         for label, mem in results.memory.items():
+            cells = " ".join(
+                memory_cell(mem, phase) for phase in ("fresh", "idle", "push", "clone")
+            )
             lines.append(
-                f"  {label:<8} {mem['idle_mb']:6.0f} {mem['push_peak_mb']:6.0f} "
-                f"{mem['clone_peak_mb']:6.0f}  {mem['push_s']:7.1f}  {mem['clone_s']:7.1f}"
+                f"  {label:<8} {cells}  {fmt(mem.get('push_s'), '7.1f')}  "
+                f"{fmt(mem.get('clone_s'), '7.1f')}"
             )
         if summary["repohub_peak_rss_mb"] is not None:
             lines.append(
-                f"  RepoHub peak {summary['repohub_peak_rss_mb']:.0f} MB, target < "
+                f"  RepoHub peak RSS {summary['repohub_peak_rss_mb']:.0f} MB "
+                f"(anon {summary['repohub_peak_anon_mb'] or 0:.0f} MB), target < "
                 f"{RSS_TARGET_MB:.0f} MB {verdict(summary['rss_ok'])}"
             )
     if results.errors:
@@ -737,17 +840,30 @@ def prepare_sources(names: list[str], cache: Path, results: Results) -> dict[str
 
 
 @contextlib.contextmanager
-def started_targets(args: argparse.Namespace, run_dir: Path) -> Iterator[list[Target]]:
-    """Start the servers that ``--only`` asks for and always stop them again."""
+def started_targets(
+    args: argparse.Namespace, run_dir: Path, results: Results
+) -> Iterator[list[Target]]:
+    """Start the servers that ``--only`` asks for and always stop them again.
+
+    A server that fails to start is reported and left out, so the other one's figures
+    (typically C git's, while RepoHub is still being written) are still measured.
+    """
     targets: list[Target] = []
+    starters: list[Callable[[], Target]] = []
+    if args.only in ("cgit", "both"):
+        starters.append(lambda: CGitTarget(run_dir / "cgit-root", run_dir / "cgit-server.log"))
+    if args.only in ("repohub", "both"):
+        cmd = shlex.split(args.repohub_cmd) if args.repohub_cmd else default_repohub_cmd()
+        starters.append(
+            lambda: RepoHubTarget(cmd, run_dir / "repohub-data", run_dir / "repohub-server.log")
+        )
     try:
-        if args.only in ("cgit", "both"):
-            targets.append(CGitTarget(run_dir / "cgit-root", run_dir / "cgit-server.log"))
-        if args.only in ("repohub", "both"):
-            cmd = shlex.split(args.repohub_cmd) if args.repohub_cmd else default_repohub_cmd()
-            targets.append(
-                RepoHubTarget(cmd, run_dir / "repohub-data", run_dir / "repohub-server.log")
-            )
+        for start in starters:
+            try:
+                targets.append(start())
+            except (BenchError, OSError) as exc:
+                results.errors.append(f"startup: {redact(str(exc))}")
+                progress(f"  ERROR startup: {redact(str(exc))}")
         yield targets
     finally:
         for target in targets:
@@ -765,7 +881,7 @@ def run(args: argparse.Namespace) -> tuple[Results, dict[str, Any]]:
     client = GitClient(args.workdir / "home")
     progress(f"run directory: {run_dir}")
     try:
-        with started_targets(args, run_dir) as targets:
+        with started_targets(args, run_dir, results) as targets:
             bench = Bench(targets, client, sources, scratch, results)
             for repo in TRANSFER_REPOS:
                 bench.transfer(repo, args.runs)
@@ -775,11 +891,9 @@ def run(args: argparse.Namespace) -> tuple[Results, dict[str, Any]]:
             if hub is not None:
                 fork_repos = ["tiny", *TRANSFER_REPOS] + ([] if args.quick else ["huge"])
                 bench.forks(hub, fork_repos, args.runs)
-    except BenchError as exc:
-        results.errors.append(f"startup: {redact(str(exc))}")
     finally:
         if not args.keep:
-            for data in ("cgit-root", "repohub-data", "scratch"):
+            for data in ("cgit-root", "cgit-home", "repohub-data", "scratch"):
                 shutil.rmtree(run_dir / data, ignore_errors=True)
     return results, summarize(results)
 

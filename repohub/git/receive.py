@@ -30,7 +30,8 @@ from dulwich.protocol import (
 from dulwich.server import ReceivePackHandler
 
 from repohub.git.policy import RepoRules, check_update
-from repohub.objects.gitstore import IncomingPack, InvalidPack, NetworkObjectStore
+from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
+from repohub.objects.packerrors import InvalidPack
 from repohub.refs.sqlrefs import RefUpdate
 
 logger = logging.getLogger(__name__)

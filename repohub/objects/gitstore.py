@@ -16,47 +16,17 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from dulwich.errors import ObjectFormatException
 from dulwich.object_store import BucketBasedObjectStore
-from dulwich.objects import Commit, ShaFile, Tag, Tree
-from dulwich.pack import (
-    Pack,
-    PackData,
-    PackIndexer,
-    PackStreamCopier,
-    extend_pack,
-    iter_sha1,
-    write_pack_index,
-)
+from dulwich.objects import ShaFile
+from dulwich.pack import Pack, iter_sha1, write_pack_index
 
 from repohub.objects.blobstore import BlobStore
+from repohub.objects.packerrors import InvalidPack
+from repohub.objects.packindex import index_pack_stream
 
 PACK_NAME_LEN = len("pack-") + 40
-
-
-class InvalidPack(Exception):
-    """The bytes a client sent are not a valid pack (or need objects nobody has)."""
-
-
-class _BoundedReader:
-    """Refuses to read past `limit` bytes, so an endless push cannot fill the disk."""
-
-    def __init__(self, read: Callable[[int], bytes], limit: int | None) -> None:
-        self._read = read
-        self._left = limit
-
-    def __call__(self, n: int) -> bytes:
-        data = self._read(n)
-        if self._left is not None:
-            self._left -= len(data)
-            if self._left < 0:
-                raise PackTooLarge("pack exceeds the size limit of this server")
-        return data
-
-
-class PackTooLarge(InvalidPack):
-    pass
 
 
 @dataclass
@@ -179,14 +149,11 @@ class NetworkObjectStore(BucketBasedObjectStore):
         Raises InvalidPack with a message for the pusher when the bytes are not a pack,
         are truncated, fail their checksums, or delta against objects the network lacks.
         """
-        read_all = _BoundedReader(read_all, max_bytes)
-        if read_some is not None:
-            read_some = _BoundedReader(read_some, max_bytes)
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix="incoming-", suffix=".pack")
         path = Path(tmp)
         try:
             with os.fdopen(fd, "w+b") as f:
-                entries, pack_sha = self._copy_and_index(f, read_all, read_some)
+                entries, pack_sha = self._copy_and_index(f, read_some or read_all, max_bytes)
             return self._finish_incoming(path, entries, pack_sha)
         except InvalidPack:
             path.unlink(missing_ok=True)
@@ -198,26 +165,24 @@ class NetworkObjectStore(BucketBasedObjectStore):
             path.unlink(missing_ok=True)
             raise InvalidPack(f"malformed pack: {exc}") from exc
 
-    def _copy_and_index(self, f, read_all, read_some):  # type: ignore[no-untyped-def]
-        indexer = _CheckingIndexer(f, self.object_format.hash_func, resolve_ext_ref=self.get_raw)
-        copier = PackStreamCopier(
-            self.object_format.hash_func, read_all, read_some, f, delta_iter=indexer
+    def _copy_and_index(
+        self, f: BinaryIO, read_some: Callable[[int], bytes], max_bytes: int | None
+    ) -> tuple[list[tuple[bytes, int, int]], bytes]:
+        """Stream the pack into `f` while indexing it; no object is held whole unless needed.
+
+        A thin pack comes back completed with its external bases, as the store needs.
+        """
+
+        indexed = index_pack_stream(
+            read_some,
+            f,
+            resolve_ext_ref=self.get_raw,
+            max_bytes=max_bytes,
+            object_format=self.object_format,
         )
-        copier.verify()
-        f.flush()
-        f.seek(0)
-        with PackData(f.name, file=f, object_format=self.object_format) as pd:
-            indexer.set_pack_data(pd)
-            entries = list(indexer)
-            ext_refs = set(indexer.ext_refs())
-        pack_sha, extra = extend_pack(
-            f, ext_refs, get_raw=self.get_raw, object_format=self.object_format
-        )
-        entries.extend(extra)
-        entries.sort()
         f.flush()
         os.fsync(f.fileno())
-        return entries, pack_sha
+        return sorted(indexed.entries), indexed.checksum
 
     def _finish_incoming(self, path: Path, entries: list, pack_sha: bytes) -> IncomingPack:  # type: ignore[type-arg]
         basename = "pack-" + iter_sha1(e[0] for e in entries).decode("ascii")
@@ -229,23 +194,3 @@ class NetworkObjectStore(BucketBasedObjectStore):
         incoming = IncomingPack(self, final_pack, index_path, basename)
         incoming.object_ids = [e[0] for e in entries]
         return incoming
-
-
-class _CheckingIndexer(PackIndexer):
-    """Indexes a pack and, in the same pass, parses every commit, tree and tag.
-
-    That is `receive.fsckObjects` for the objects whose structure matters, at no extra
-    inflation: the indexer has each resolved object in hand anyway.
-    """
-
-    def _result(self, unpacked):  # type: ignore[no-untyped-def]
-        type_num = unpacked.obj_type_num
-        if type_num in _STRUCTURED:
-            try:
-                _STRUCTURED[type_num].from_raw_chunks(type_num, unpacked.obj_chunks).check()
-            except ObjectFormatException as exc:
-                raise InvalidPack(f"invalid object in pack: {exc}") from exc
-        return super()._result(unpacked)
-
-
-_STRUCTURED = {1: Commit, 2: Tree, 4: Tag}
