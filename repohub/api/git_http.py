@@ -153,6 +153,7 @@ class GitServiceResponse(Response):
                 self.service,
                 proto,
                 advertise=self.advertise,
+                protocol_v2="version=2" in self.request.headers.get("git-protocol", ""),
             )
         except PayloadTooLarge as exc:
             _fatal(proto, exc.message)

@@ -12,6 +12,7 @@ from dulwich.protocol import Protocol
 from dulwich.server import Backend
 
 from repohub.auth.identity import Identity
+from repohub.git import upload_v2
 from repohub.git.policy import RepoRules
 from repohub.git.receive import HubReceivePackHandler, PushContext
 from repohub.git.repo import HubRepo
@@ -60,10 +61,18 @@ def run(
     proto: Protocol,
     *,
     advertise: bool,
+    protocol_v2: bool = False,
 ) -> None:
     store = hub.stores.get(target.network_id)
     refs = SqlRefsContainer(hub.sessions, target.repo_id, user_id=identity.user_id)
-    backend = _SingleRepoBackend(HubRepo(store, refs))
+    repo = HubRepo(store, refs)
+    backend = _SingleRepoBackend(repo)
+    if service == "git-upload-pack" and protocol_v2:
+        if advertise:
+            upload_v2.advertise(proto)
+        else:
+            upload_v2.serve(repo, proto)
+        return
     if service == "git-upload-pack":
         HubUploadPackHandler(
             backend, ["."], proto, stateless_rpc=True, advertise_refs=advertise

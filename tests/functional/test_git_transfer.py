@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -169,3 +170,99 @@ def test_repo_created_with_initial_commit_can_be_cloned_and_extended(
         "README.md",
         "config.json",
     ]
+
+
+def test_protocol_v0_clients_are_served(
+    server, make_user, make_repo, git: Git, tmp_path: Path
+) -> None:
+    alice = make_user("alice")
+    repo = make_repo(alice)
+    src = git.init_repo(tmp_path / "src", {"a.txt": "0"})
+    for i in range(1, 4):
+        git.commit(src, {"a.txt": str(i)}, f"c{i}")
+    git("-c", "protocol.version=0", "push", remote(server, repo, alice), "main", cwd=src)
+    clone = tmp_path / "v0"
+    git("-c", "protocol.version=0", "clone", "-q", remote(server, repo), str(clone))
+    git.fsck(clone)
+    shallow = tmp_path / "v0-shallow"
+    git(
+        "-c",
+        "protocol.version=0",
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        remote(server, repo),
+        str(shallow),
+    )
+    assert git("rev-list", "--count", "HEAD", cwd=shallow).stdout.strip() == "1"
+    git.commit(src, {"a.txt": "4"}, "c4")
+    git("push", "-q", remote(server, repo, alice), "main", cwd=src)
+    git("-c", "protocol.version=0", "pull", "-q", "--ff-only", cwd=clone)
+    assert (clone / "a.txt").read_text() == "4"
+
+
+def test_protocol_v2_clone_keeps_the_pack(
+    server, make_user, make_repo, git: Git, tmp_path: Path
+) -> None:
+    """A small clone over v2 keeps the server's pack instead of exploding it into loose objects."""
+    alice = make_user("alice")
+    repo = make_repo(alice)
+    src = git.init_repo(tmp_path / "src", {"w.bin": os.urandom(1 << 20)})
+    git("push", remote(server, repo, alice), "main", cwd=src)
+    clone = tmp_path / "clone"
+    trace = git(
+        "-c",
+        "protocol.version=2",
+        "clone",
+        remote(server, repo),
+        str(clone),
+        env_extra={"GIT_TRACE_PACKET": "1"},
+    )
+    assert "git< version 2" in trace.stderr
+    assert list((clone / ".git/objects/pack").glob("*.pack"))
+    git.fsck(clone)
+
+
+def test_v2_refuses_wants_outside_the_repo(
+    server, api, make_user, make_repo, git: Git, tmp_path: Path
+) -> None:
+    """Forks share an object store; a fetch may still only ask for what this repo's refs name."""
+    alice, bob = make_user("alice"), make_user("bob")
+    repo = make_repo(alice)
+    src = git.init_repo(tmp_path / "src", {"a.txt": "a"})
+    git("push", remote(server, repo, alice), "main", cwd=src)
+    fork = api.post(f"/api/models/{repo}/fork", json={}, headers=bob.auth).json()["name"]
+    bobs = git.commit(src, {"b.txt": "only in the fork"}, "bob")
+    git("push", remote(server, fork, bob), "main", cwd=src)
+
+    body = (
+        b"".join(_pkt(line) for line in (b"command=fetch\n", b"object-format=sha1\n"))
+        + b"0001"
+        + _pkt(f"want {bobs}\n".encode())
+        + _pkt(b"done\n")
+        + b"0000"
+    )
+    r = httpx.post(
+        f"{server.url}/{repo}/git-upload-pack",
+        content=body,
+        headers={
+            "Content-Type": "application/x-git-upload-pack-request",
+            "Git-Protocol": "version=2",
+        },
+    )
+    assert r.status_code == 200
+    assert b"not our ref" in r.content and b"PACK" not in r.content
+
+    v0 = _pkt(f"want {bobs} side-band-64k ofs-delta\n".encode()) + b"0000" + _pkt(b"done\n")
+    r = httpx.post(
+        f"{server.url}/{repo}/git-upload-pack",
+        content=v0,
+        headers={"Content-Type": "application/x-git-upload-pack-request"},
+    )
+    assert r.status_code == 200
+    assert b"PACK" not in r.content
+
+
+def _pkt(line: bytes) -> bytes:
+    return f"{len(line) + 4:04x}".encode() + line

@@ -26,12 +26,17 @@ class Git:
         }
 
     def __call__(
-        self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 300
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = True,
+        timeout: float = 300,
+        env_extra: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["git", *args],
             cwd=cwd,
-            env=self.env,
+            env={**self.env, **(env_extra or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
