@@ -24,4 +24,4 @@ lint:
 
 bench:
 	@scripts/bootstrap.sh test
-	$(VENV)/bin/python benchmarks/git_bench.py
+	$(VENV)/bin/python -m benchmarks.git_bench

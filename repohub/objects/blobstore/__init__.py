@@ -55,7 +55,7 @@ class BlobStore(Protocol):
         ...
 
     def list(self, prefix: str) -> Iterator[BlobInfo]:
-        """Every key under `prefix`, in key order."""
+        """Every key under `prefix`; callers must not rely on the order across directories."""
         ...
 
     def presigned_get(self, key: str, *, expires_in: int) -> str | None:

@@ -10,7 +10,6 @@ verified" without copying a multi-gigabyte object a second time.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import math
@@ -27,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from repohub.config import Settings
 from repohub.errors import NotFound
 from repohub.objects.blobstore import BlobInfo
-from repohub.objects.blobstore.local import VerifyingReader, check_key, check_prefix
+from repohub.objects.blobstore.verify import VerifyingReader, check_key, check_prefix, sha256_base64
 
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB
@@ -243,11 +242,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if prefix:
         check_key(prefix)
     return parts.netloc, prefix
-
-
-def sha256_base64(sha256: str) -> str:
-    """The form S3's checksum headers take: base64 of the raw digest, not of the hex."""
-    return base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
 
 
 def _client_config(endpoint_url: str | None) -> Config:
