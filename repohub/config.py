@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     max_pack_bytes: int = Field(default=8 * 1024**3, description="largest push accepted")
     max_request_body_bytes: int = Field(default=16 * 1024**2, description="largest JSON body")
     pack_cache_bytes: int = Field(default=4 * 1024**3, description="per-node pack cache budget")
+    lfs_single_put_limit: int = Field(
+        default=5 * 1024**3, description="above this, LFS uploads stream through RepoHub"
+    )
+    lfs_url_ttl: int = Field(default=3600, description="seconds a transfer URL stays valid")
+    large_file_threshold: int = Field(
+        default=10 * 1024**2, description="largest non-LFS blob a push may carry"
+    )
+    site_hooks_dir: Path | None = Field(
+        default=None, description="an administrator's own hooks, run after RepoHub's"
+    )
 
     @property
     def resolved_database_url(self) -> str:

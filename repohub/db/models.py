@@ -154,3 +154,39 @@ class PushLogEntry(Base):
     old: Mapped[str] = mapped_column(String(40))
     new: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LfsObject(Base):
+    """An LFS object whose bytes are stored and verified: one row per oid for the whole hub."""
+
+    __tablename__ = "lfs_objects"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LfsGrant(Base):
+    """A fork network may read an oid: it uploaded the bytes, or forked a network that had it."""
+
+    __tablename__ = "lfs_grants"
+
+    network_id: Mapped[int] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(ForeignKey("lfs_objects.oid"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LfsLock(Base):
+    __tablename__ = "lfs_locks"
+    __table_args__ = (UniqueConstraint("repo_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1024))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    locked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    owner: Mapped[Account] = relationship(lazy="joined")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from repohub.config import Settings
 from repohub.objects.blobstore import BlobStore, open_blobstore
+from repohub.objects.lfs import BlobLfsStorage, LfsStorage
 from repohub.objects.registry import ObjectStores
 
 
@@ -20,6 +21,7 @@ class Hub:
     sessions: sessionmaker[Session]
     blobs: BlobStore
     stores: ObjectStores
+    lfs: LfsStorage
 
     @classmethod
     def build(cls, settings: Settings) -> Hub:
@@ -27,7 +29,13 @@ class Hub:
 
         blobs = open_blobstore(settings)
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
-        return cls(settings, sessions, blobs, ObjectStores(blobs, settings.resolved_cache_dir))
+        return cls(
+            settings,
+            sessions,
+            blobs,
+            ObjectStores(blobs, settings.resolved_cache_dir),
+            BlobLfsStorage(blobs, single_put_limit=settings.lfs_single_put_limit),
+        )
 
     def close(self) -> None:
         self.stores.close()

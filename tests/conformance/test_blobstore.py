@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 import re
 import time
@@ -182,6 +183,20 @@ def test_missing_key_below_a_blob(blobstore: BlobStore) -> None:
     assert blobstore.head("a") is None
     with pytest.raises(NotFound):
         blobstore.open("a/b/c")
+
+
+def test_copy(blobstore: BlobStore) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    blobstore.put("copy/source", io.BytesIO(data))
+    info = blobstore.copy("copy/source", "copy/target")
+    assert info.size == len(data)
+    with blobstore.open("copy/target") as f:
+        assert f.read() == data
+    blobstore.delete("copy/source")
+    with blobstore.open("copy/target") as f:
+        assert f.read() == data, "the copy does not depend on its source"
+    with pytest.raises(NotFound):
+        blobstore.copy("copy/missing", "copy/other")
 
 
 def test_delete(blobstore: BlobStore) -> None:

@@ -50,6 +50,10 @@ class BlobStore(Protocol):
         """Copy `key` to a local file (written to a temporary name, renamed into place)."""
         ...
 
+    def copy(self, source: str, target: str) -> BlobInfo:
+        """Copy inside the store (S3: a server-side copy; no byte passes through RepoHub)."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove `key`; absent keys are not an error."""
         ...

@@ -144,6 +144,12 @@ class LocalBlobStore:
             finally:
                 Path(temp).unlink(missing_ok=True)
 
+    def copy(self, source: str, target: str) -> BlobInfo:
+        source_path = self._path(source)
+        if not source_path.is_file():
+            raise NotFound(f"no blob {source!r}")
+        return self.put_file(target, str(source_path))
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

@@ -208,6 +208,24 @@ class S3BlobStore:
             for item in page.get("Contents", []):
                 yield BlobInfo(item["Key"][len(base) :], item["Size"])
 
+    def copy(self, source: str, target: str) -> BlobInfo:
+        """A server-side copy; boto3's managed copy switches to multipart copy above 5 GB."""
+        check_key(source)
+        check_key(target)
+        try:
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": self._key(source)},
+                self.bucket,
+                self._key(target),
+                Config=TRANSFER_CONFIG,
+            )
+        except ClientError as error:
+            _raise_not_found(error, source)
+            raise
+        info = self.head(target)
+        assert info is not None
+        return info
+
     def presigned_get(self, key: str, *, expires_in: int) -> str | None:
         return self.client.generate_presigned_url(
             "get_object",
