@@ -14,13 +14,13 @@ serve:
 test:
 	@scripts/bootstrap.sh test
 	@scripts/services.sh
-	$(VENV)/bin/ruff check repohub tests benchmarks
+	$(VENV)/bin/ruff check repohub tests benchmarks hooks
 	@$(VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 lint:
 	@scripts/bootstrap.sh test
-	$(VENV)/bin/ruff check repohub tests benchmarks
+	$(VENV)/bin/ruff check repohub tests benchmarks hooks
 
 bench:
 	@scripts/bootstrap.sh test

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from repohub import __version__
-from repohub.api import accounts, errors, git_http, health, repos
+from repohub.api import accounts, errors, files, git_http, health, lfs, repos
 from repohub.api.limits import BodyLimit, LenientJson
 from repohub.config import Settings
 from repohub.repos.context import Hub
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.hub = hub
     errors.install(app)
-    for module in (health, accounts, repos, git_http):
+    for module in (health, accounts, repos, lfs, files, git_http):
         app.include_router(module.router)
     app.add_middleware(LenientJson)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)

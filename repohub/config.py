@@ -6,6 +6,7 @@ to the app factory, the CLI commands and the worker.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class Settings(BaseSettings):
     )
     site_hooks_dir: Path | None = Field(
         default=None, description="an administrator's own hooks, run after RepoHub's"
+    )
+    hook_timeout: float = Field(
+        default=60.0, description="seconds one push hook may run; a pre-receive timeout refuses"
+    )
+    hook_path: str = Field(
+        default_factory=lambda: os.environ.get("PATH", os.defpath),
+        description="PATH that push hooks run with (default: the server's own)",
     )
 
     @property

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from repohub.auth.identity import ANONYMOUS, Identity
-from repohub.auth.login import identity_from_token
-from repohub.errors import Unauthenticated
+from repohub.api.credentials import identity_from_header
+from repohub.auth.identity import Identity
 from repohub.repos.context import Hub
 
 
@@ -18,16 +17,8 @@ def get_hub(request: Request) -> Hub:
 
 
 def get_identity(request: Request) -> Identity:
-    """`Authorization: Bearer <token>`; no header means anonymous, a bad token is a 401."""
-    header = request.headers.get("authorization", "")
-    if not header:
-        return ANONYMOUS
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Invalid credentials in Authorization header")
-    hub = get_hub(request)
-    with hub.sessions.begin() as session:
-        return identity_from_token(session, token.strip())
+    """`Authorization: Bearer <token>` (or Basic); none means anonymous, a bad token is a 401."""
+    return identity_from_header(get_hub(request), request.headers.get("authorization"))
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -7,7 +7,6 @@ credentials, so a private repo and a missing one answer alike (DESIGN.md, sectio
 
 from __future__ import annotations
 
-import base64
 import logging
 from contextlib import suppress
 
@@ -19,10 +18,10 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
+from repohub.api.credentials import identity_from_header
 from repohub.api.streams import BodyReader, ResponseWriter
 from repohub.auth.accounts import validate_account_name
 from repohub.auth.identity import ANONYMOUS, Identity
-from repohub.auth.login import identity_from_token
 from repohub.errors import (
     InvalidArgument,
     NotFound,
@@ -45,21 +44,7 @@ MAX_NEGOTIATION_BYTES = 64 * 1024 * 1024
 
 
 def _identity(hub: Hub, request: Request) -> Identity:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if not value:
-        return ANONYMOUS
-    if scheme.lower() == "basic":
-        try:
-            _user, _, secret = base64.b64decode(value).decode().partition(":")
-        except ValueError as exc:
-            raise Unauthenticated("malformed Basic credentials") from exc
-    elif scheme.lower() == "bearer":
-        secret = value
-    else:
-        raise Unauthenticated(f"unsupported authorization scheme {scheme!r}")
-    with hub.sessions.begin() as session:
-        return identity_from_token(session, secret)
+    return identity_from_header(hub, request.headers.get("authorization"))
 
 
 def _key(repo_type: str, owner: str, name: str) -> RepoKey:

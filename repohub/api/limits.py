@@ -15,7 +15,12 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].endswith(STREAMING_SUFFIXES):
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or path.endswith(STREAMING_SUFFIXES)
+            or path.startswith("/lfs-transfer/")
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session
 
 from repohub.api.deps import base_url, get_hub, get_identity, get_session
 from repohub.api.errors import error_response
+from repohub.api.files import sibling_json
 from repohub.api.hubjson import repo_summary, repo_url
 from repohub.auth.identity import Identity
 from repohub.errors import InvalidArgument
 from repohub.repos import service
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
+from repohub.repos.files import describe_files
 from repohub.repos.info import list_refs, snapshot
 from repohub.repos.service import RepoExists, RepoKey
+from repohub.repos.storage import hub_storage, repo_storage
 
 router = APIRouter(prefix="/api", tags=["repos"])
 PAGE = 100
@@ -103,14 +106,22 @@ def delete_repo(
 
 
 def _info(
-    hub: Hub, session: Session, identity: Identity, key: RepoKey, revision: str | None
+    hub: Hub,
+    session: Session,
+    identity: Identity,
+    key: RepoKey,
+    revision: str | None,
+    blobs: bool = False,
 ) -> dict[str, Any]:
     repo = service.get_repo(session, identity, key, Access.READ)
     snap = snapshot(hub, session, repo, revision)
+    siblings = [{"rfilename": e.path} for e in snap.files]
+    if blobs:  # sizes cost a read of every blob: only when asked (files_metadata=True)
+        siblings = [sibling_json(item) for item in describe_files(hub, repo, snap.files)]
     return {
         **repo_summary(repo),
         "sha": snap.sha,
-        "siblings": [{"rfilename": e.path} for e in snap.files],
+        "siblings": siblings,
         "cardData": {},
         "usedStorage": 0,
     }
@@ -123,22 +134,24 @@ def _info_route(repo_type: str) -> None:
     def info(
         owner: str,
         name: str,
+        blobs: bool = False,
         hub: Hub = Depends(get_hub),
         identity: Identity = Depends(get_identity),
         session: Session = Depends(get_session),
     ) -> dict[str, Any]:
-        return _info(hub, session, identity, RepoKey(repo_type, owner, name), None)
+        return _info(hub, session, identity, RepoKey(repo_type, owner, name), None, blobs)
 
     @router.get(f"/{plural}/{{owner}}/{{name}}/revision/{{revision:path}}", name=f"{repo_type}-rev")
     def info_at(
         owner: str,
         name: str,
         revision: str,
+        blobs: bool = False,
         hub: Hub = Depends(get_hub),
         identity: Identity = Depends(get_identity),
         session: Session = Depends(get_session),
     ) -> dict[str, Any]:
-        return _info(hub, session, identity, RepoKey(repo_type, owner, name), revision)
+        return _info(hub, session, identity, RepoKey(repo_type, owner, name), revision, blobs)
 
     @router.get(f"/{plural}/{{owner}}/{{name}}/refs", name=f"{repo_type}-refs")
     def refs(
@@ -256,3 +269,40 @@ def _decode_cursor(cursor: str | None) -> int:
 
 for _type in ("model", "dataset"):
     _info_route(_type)
+
+
+def _storage_routes(repo_type: str) -> None:
+    @router.get(f"/{repo_type}s/{{owner}}/{{name}}/storage", name=f"{repo_type}-storage")
+    def storage(
+        owner: str,
+        name: str,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+    ) -> dict[str, Any]:
+        """What this repo references, and what its fork network stores (shared by forks)."""
+        usage = repo_storage(hub, identity, RepoKey(repo_type, owner, name))
+        return {
+            "lfs": {
+                "referencedObjects": usage.referenced_lfs.objects,
+                "referencedBytes": usage.referenced_lfs.bytes,
+                "networkObjects": usage.network_lfs.objects,
+                "networkBytes": usage.network_lfs.bytes,
+            },
+            "git": {"networkBytes": usage.network_git_bytes},
+        }
+
+
+for _type in ("model", "dataset"):
+    _storage_routes(_type)
+
+
+@router.get("/storage")
+def hub_storage_route(
+    hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+) -> dict[str, Any]:
+    """Bytes stored for the whole hub: each LFS object counted once (site administrators)."""
+    usage = hub_storage(hub, identity)
+    return {
+        "lfs": {"objects": usage.lfs.objects, "bytes": usage.lfs.bytes},
+        "git": {"bytes": usage.git_bytes},
+    }

@@ -136,7 +136,7 @@ class HubReceivePackHandler(ReceivePackHandler):
         if allowed:
             hook_error = self.push.pre_receive(allowed, incoming)
             if hook_error:
-                self._progress(hook_error)
+                self._remote(hook_error)
                 return _statuses(
                     commands,
                     {c.ref: verdicts[c.ref] or "pre-receive hook declined" for c in commands},
@@ -149,13 +149,12 @@ class HubReceivePackHandler(ReceivePackHandler):
             if moved:
                 self.push.post_receive(moved)
         for message in self.push.messages:
-            self._progress(message)
+            self._remote(message)
         return _statuses(commands, verdicts)
 
-    def _progress(self, message: str) -> None:
-        if self.has_capability(CAPABILITY_SIDE_BAND_64K) and not self.has_capability(
-            CAPABILITY_QUIET
-        ):
+    def _remote(self, message: str) -> None:
+        """Hook output reaches the pusher as `remote:` lines even with `--quiet`, as in git."""
+        if self.has_capability(CAPABILITY_SIDE_BAND_64K):
             text = message if message.endswith("\n") else message + "\n"
             self.proto.write_sideband(SIDE_BAND_CHANNEL_PROGRESS, text.encode())
 

@@ -13,10 +13,12 @@ from dulwich.server import Backend
 
 from repohub.auth.identity import Identity
 from repohub.git import upload_v2
+from repohub.git.hooks import HookPush, HookRunner, PushHooks, repo_path
 from repohub.git.policy import RepoRules
 from repohub.git.receive import HubReceivePackHandler, PushContext
 from repohub.git.repo import HubRepo
 from repohub.git.upload import HubUploadPackHandler
+from repohub.objects.gitstore import NetworkObjectStore
 from repohub.refs.sqlrefs import RefUpdate, SqlRefsContainer, apply_ref_updates
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
@@ -32,6 +34,8 @@ class GitTarget:
     repo_id: int
     network_id: int
     rules: RepoRules
+    full_name: str = ""
+    repo_type: str = "model"
 
 
 def authorize(hub: Hub, identity: Identity, key: RepoKey, service: str) -> GitTarget:
@@ -42,6 +46,8 @@ def authorize(hub: Hub, identity: Identity, key: RepoKey, service: str) -> GitTa
             repo.id,
             repo.network_id,
             RepoRules(repo.default_branch, repo.protect_default_branch),
+            repo.full_name,
+            repo.repo_type,
         )
 
 
@@ -84,12 +90,35 @@ def run(
             hub.sessions, target.repo_id, updates, user_id=identity.user_id, atomic=atomic
         )
 
+    hooks = _push_hooks(hub, identity, target, store, refs)
     push = PushContext(
         store=store,
         rules=target.rules,
         max_pack_bytes=hub.settings.max_pack_bytes,
         apply_updates=apply,
+        pre_receive=hooks.pre_receive,
+        post_receive=hooks.post_receive,
+        messages=hooks.messages,
     )
     HubReceivePackHandler(
         backend, ["."], proto, stateless_rpc=True, advertise_refs=advertise, push=push
     ).handle()
+
+
+def _push_hooks(
+    hub: Hub,
+    identity: Identity,
+    target: GitTarget,
+    store: NetworkObjectStore,
+    refs: SqlRefsContainer,
+) -> PushHooks:
+    """RepoHub's shipped policies and the site's hooks, run in git's hook protocol."""
+    push = HookPush(
+        repo_path(target.repo_type, target.full_name),
+        target.repo_type,
+        target.repo_id,
+        target.network_id,
+        identity.name,
+    )
+    head = b"refs/heads/" + target.rules.default_branch.encode()
+    return PushHooks(HookRunner(hub.settings), push, store, refs.as_dict, head)
