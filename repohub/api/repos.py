@@ -123,7 +123,6 @@ def _info(
         "sha": snap.sha,
         "siblings": siblings,
         "cardData": {},
-        "usedStorage": 0,
     }
 
 

@@ -133,6 +133,17 @@ class NetworkObjectStore(BucketBasedObjectStore):
             if basename not in self._pack_cache:
                 self._add_cached_pack(basename, Pack(str(final), object_format=self.object_format))
 
+    def iter_prefix(self, prefix: bytes) -> Iterator[bytes]:  # type: ignore[override]
+        """Object ids starting with a hex `prefix`, found by bisecting the pack indexes."""
+        even = prefix[: len(prefix) // 2 * 2]
+        seen: set[bytes] = set()
+        for pack in self.packs:
+            for binary in pack.index.iter_prefix(bytes.fromhex(even.decode())):
+                sha = binary.hex().encode()
+                if sha.startswith(prefix) and sha not in seen:
+                    seen.add(sha)
+                    yield sha
+
     def pack_names(self) -> list[str]:
         return sorted(self._pack_cache)
 

@@ -48,18 +48,23 @@ def resolve_revision(
 
 
 def _expand_sha(store: NetworkObjectStore, refs: dict[str, str], prefix: str) -> bytes | None:
-    """Full shas and prefixes only count if reachable in spirit: they must exist in the store.
+    """A full sha, or an unambiguous prefix of at least 7 hex digits, as the Hub accepts.
 
-    The network's store is shared by forks, so a sha from a fork resolves in its parent too,
-    as on GitHub; private forks are separate networks only if the visibility differs, and a
-    fork of a private repo is private, so nothing leaks across visibility.
+    Ref tips win over other objects with the same prefix. The network's store is shared by a
+    repo and its forks, which have the repo's visibility, so a sha resolves across them as on
+    GitHub.
     """
     if len(prefix) == 40:
         return prefix.encode() if prefix.encode() in store else None
-    matches = {t for t in refs.values() if t.startswith(prefix)}
-    if len(matches) == 1:
-        return matches.pop().encode()
-    return None
+    tips = {t for t in refs.values() if t.startswith(prefix)}
+    if len(tips) == 1:
+        return tips.pop().encode()
+    matches = set()
+    for sha in store.iter_prefix(prefix.encode()):
+        matches.add(sha)
+        if len(matches) > 1:
+            raise RevisionNotFound(f"Invalid rev id: {prefix} is ambiguous")
+    return matches.pop() if matches else None
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,17 @@ def test_huggingface_hub_client(hf, make_user) -> None:
     client.delete_repo(f"{alice.name}/hubby", missing_ok=True)
     with pytest.raises(RepositoryNotFoundError):
         client.model_info(f"{alice.name}/hubby")
+
+
+def test_short_sha_revisions(
+    server: Server, api: httpx.Client, make_user, make_repo, git: Git, tmp_path: Path
+) -> None:
+    alice = make_user("alice")
+    repo = make_repo(alice)
+    src = git.init_repo(tmp_path / "src", {"a.txt": "1"})
+    first = git("rev-parse", "HEAD", cwd=src).stdout.strip()
+    git.commit(src, {"a.txt": "2"}, "second")
+    git("push", remote(server, repo, alice), "main", cwd=src)
+    info = api.get(f"/api/models/{repo}/revision/{first[:8]}").json()
+    assert info["sha"] == first, "an old commit, not a ref tip, by its short id"
+    assert api.get(f"/api/models/{repo}/revision/{first[:6]}").status_code == 404
