@@ -355,3 +355,17 @@ def test_objects_above_the_single_put_limit_stream_through_repohub(
         clone = tmp_path / "clone"
         lfs("clone", "-q", remote(small, repo), str(clone))
         assert _sha256(clone / "big.bin") == sums["big.bin"]
+
+
+def test_dataset_repos_speak_lfs_too(
+    server: Server, api: httpx.Client, make_user, make_repo, lfs: Git, tmp_path: Path
+) -> None:
+    alice = make_user("alice")
+    repo = make_repo(alice, repo_type="dataset")
+    sums = _lfs_repo(lfs, tmp_path / "src", {"train.bin": 2 * MB})
+    lfs("push", remote(server, f"datasets/{repo}", alice), "main", cwd=tmp_path / "src")
+    clone = tmp_path / "clone"
+    lfs("clone", "-q", remote(server, f"datasets/{repo}"), str(clone))
+    assert _sha256(clone / "train.bin") == sums["train.bin"]
+    resolved = api.get(f"/datasets/{repo}/resolve/main/train.bin", follow_redirects=True)
+    assert hashlib.sha256(resolved.content).hexdigest() == sums["train.bin"]
