@@ -11,7 +11,7 @@ python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null || python=python3
 
 apt_packages=(git)
-[ "$profile" = test ] && apt_packages+=(git-lfs)
+[ "$profile" = test ] && apt_packages+=(git-lfs chromium)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -27,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-extras="$([ "$profile" = test ] && echo "[test]" || echo "")"
+extras="$([ "$profile" = test ] && echo "[test,train]" || echo "[train]")"
 stamp_input="$("$python" --version 2>&1) $profile $(sha256sum pyproject.toml | cut -d' ' -f1)"
 stamp="$(echo "$stamp_input" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.repohub-stamp" 2>/dev/null)" != "$stamp" ]; then

@@ -1,0 +1,8 @@
+"""Every model module, imported so `Base.metadata` knows every table (Alembic, tests)."""
+
+from __future__ import annotations
+
+from repohub.db import jobs, models, social
+
+Base = models.Base
+__all__ = ["Base", "jobs", "models", "social"]

@@ -1,0 +1,3 @@
+"""Models for training and evaluation jobs and their reports (issue: jobs)."""
+
+from __future__ import annotations
