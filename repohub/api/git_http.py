@@ -128,6 +128,12 @@ class GitServiceResponse(Response):
         )
         proto = ReceivableProtocol(reader.recv, writer.write)
         try:
+            self._serve(proto, writer)
+        finally:
+            reader.close()
+
+    def _serve(self, proto: ReceivableProtocol, writer: ResponseWriter) -> None:
+        try:
             if self.advertise:
                 proto.write_pkt_line(f"# service={self.service}\n".encode())
                 proto.write_pkt_line(None)

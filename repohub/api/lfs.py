@@ -222,12 +222,17 @@ async def upload(request: Request, oid: str) -> Response:
             )
         hub: Hub = request.app.state.hub
         reader = BodyReader(request.stream(), gzip=False, limit=size + 1)
-        await anyio.to_thread.run_sync(
-            lfs_domain.receive_upload, hub, int(claims["net"]), oid, size, reader
-        )
+        await anyio.to_thread.run_sync(_receive, hub, int(claims["net"]), oid, size, reader)
     except RepoHubError as exc:
         return lfs_error(exc.status_code, exc.message)
     return lfs_json({"message": "stored"})
+
+
+def _receive(hub: Hub, network_id: int, oid: str, size: int, reader: BodyReader) -> None:
+    try:
+        lfs_domain.receive_upload(hub, network_id, oid, size, reader)
+    finally:
+        reader.close()
 
 
 @router.post("/lfs-transfer/{oid}/verify")

@@ -20,6 +20,7 @@ from repohub.objects.blobstore.verify import VerifyingReader, sha256_base64
 OID_RE = re.compile(r"^[0-9a-f]{64}$")
 POINTER_VERSION = b"version https://git-lfs.github.com/spec/v1\n"
 MAX_POINTER_SIZE = 1024
+UPLOAD_TAG = "repohub-upload"
 
 
 def check_oid(oid: str) -> str:
@@ -78,7 +79,14 @@ class LfsStorage(Protocol):
     def receive(self, oid: str, size: int, stream: BinaryIO) -> None: ...
 
     def direct_upload(
-        self, upload_id: str, oid: str, size: int, *, signed_checksum: bool, expires_in: int
+        self,
+        upload_id: str,
+        oid: str,
+        size: int,
+        *,
+        signed_checksum: bool,
+        stored: bool,
+        expires_in: int,
     ) -> DirectUpload | None: ...
 
     def finish_direct_upload(
@@ -114,12 +122,37 @@ class BlobLfsStorage:
         self.blobs.put(object_key(oid), stream, size=size, sha256=oid)
 
     def direct_upload(
-        self, upload_id: str, oid: str, size: int, *, signed_checksum: bool, expires_in: int
+        self,
+        upload_id: str,
+        oid: str,
+        size: int,
+        *,
+        signed_checksum: bool,
+        stored: bool,
+        expires_in: int,
     ) -> DirectUpload | None:
-        """A presigned PUT for this upload's own key; None when the backend cannot, or the
-        object is above S3's single-PUT limit (the caller then streams it through RepoHub)."""
+        """A presigned PUT, or None when the backend cannot presign or the object is above
+        S3's single-PUT limit (the caller then streams it through RepoHub).
+
+        When S3 will enforce the checksum (the client sends the signed header map) and the hub
+        does not store the oid yet, the PUT goes straight to the final key, tagged with this
+        upload's id in signed metadata: `verify` then proves this client wrote it, and 1 GB of
+        weights is not copied a second time. Otherwise the bytes land on a key of their own.
+        """
         if size > self.single_put_limit:
             return None
+        if signed_checksum and not stored:
+            tag = {UPLOAD_TAG: upload_id}
+            href = self.blobs.presigned_put(
+                object_key(oid), expires_in=expires_in, size=size, sha256=oid, metadata=tag
+            )
+            if href is None:
+                return None
+            header = {
+                "x-amz-checksum-sha256": sha256_base64(oid),
+                f"x-amz-meta-{UPLOAD_TAG}": upload_id,
+            }
+            return DirectUpload(href, header)
         href = self.blobs.presigned_put(
             incoming_key(upload_id),
             expires_in=expires_in,
@@ -135,6 +168,13 @@ class BlobLfsStorage:
         self, upload_id: str, oid: str, size: int, *, checksum_enforced: bool
     ) -> None:
         """Check what the client uploaded, then make it the oid's bytes (or drop it as a dup)."""
+        if checksum_enforced:
+            final = self.blobs.head(object_key(oid))
+            if final is not None and final.metadata.get(UPLOAD_TAG) == upload_id:
+                if final.size != size:
+                    self.blobs.delete(object_key(oid))
+                    raise SizeMismatch(size, final.size)
+                return  # written by this upload, its checksum enforced by S3
         key = incoming_key(upload_id)
         info = self.blobs.head(key)
         if info is None:

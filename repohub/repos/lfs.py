@@ -43,6 +43,15 @@ def granted_sizes(session: Session, network_id: int, oids: Iterable[str]) -> dic
     return found
 
 
+def stored_oids(session: Session, oids: Iterable[str]) -> set[str]:
+    wanted = list(set(oids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(session.scalars(select(LfsObject.oid).where(LfsObject.oid.in_(chunk))))
+    return found
+
+
 def stored_size(session: Session, oid: str) -> int | None:
     return session.scalar(select(LfsObject.size).where(LfsObject.oid == oid))
 
@@ -126,19 +135,29 @@ def plan_batch(
         repo = get_repo(session, identity, key, needed)
         oids = [c[0] for c in checked if not isinstance(c, Decision)]
         granted = granted_sizes(session, repo.network_id, oids)
+        stored = stored_oids(session, oids) if operation == "upload" else set()
         network_id = repo.network_id
     ttl = hub.settings.lfs_url_ttl
     decisions = [
         c
         if isinstance(c, Decision)
-        else _decide(hub, operation, c[0], c[1], granted.get(c[0]), signed_checksum, ttl)
+        else _decide(
+            hub, operation, c[0], c[1], granted.get(c[0]), c[0] in stored, signed_checksum, ttl
+        )
         for c in checked
     ]
     return Batch(network_id, decisions)
 
 
 def _decide(
-    hub: Hub, operation: str, oid: str, size: int, granted: int | None, signed: bool, ttl: int
+    hub: Hub,
+    operation: str,
+    oid: str,
+    size: int,
+    granted: int | None,
+    stored: bool,
+    signed: bool,
+    ttl: int,
 ) -> Decision:
     if granted is not None and granted != size:
         return Decision(oid, size, (422, f"Object {oid} has {granted} bytes, not {size}"))
@@ -149,7 +168,9 @@ def _decide(
     if granted is not None:
         return Decision(oid, size, done=True)
     upload_id = new_upload_id()
-    direct = hub.lfs.direct_upload(upload_id, oid, size, signed_checksum=signed, expires_in=ttl)
+    direct = hub.lfs.direct_upload(
+        upload_id, oid, size, signed_checksum=signed, stored=stored, expires_in=ttl
+    )
     return Decision(oid, size, direct=direct, upload_id=upload_id)
 
 

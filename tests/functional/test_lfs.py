@@ -369,3 +369,29 @@ def test_dataset_repos_speak_lfs_too(
     assert _sha256(clone / "train.bin") == sums["train.bin"]
     resolved = api.get(f"/datasets/{repo}/resolve/main/train.bin", follow_redirects=True)
     assert hashlib.sha256(resolved.content).hexdigest() == sums["train.bin"]
+
+
+def test_verify_race_cannot_claim_anothers_upload(api: httpx.Client, make_user, make_repo) -> None:
+    """Mallory asks to upload a not-yet-stored oid, Alice uploads it, Mallory verifies: refused.
+
+    On S3 both get a URL for the final key; the signed upload tag says whose PUT landed.
+    """
+    alice, mallory = make_user("alice"), make_user("mallory")
+    data = os.urandom(64 * 1024)
+    theirs = make_repo(mallory)
+    early = _upload_action(api, theirs, mallory, data, "git-lfs/3.3.0")
+    secret = make_repo(alice, private=True)
+    actions = _upload_action(api, secret, alice, data, "git-lfs/3.3.0")
+    httpx.put(
+        actions["upload"]["href"], content=data, headers=actions["upload"].get("header", {})
+    ).raise_for_status()
+    httpx.post(
+        actions["verify"]["href"], json={"oid": actions["oid"], "size": len(data)}
+    ).raise_for_status()
+
+    late = httpx.post(early["verify"]["href"], json={"oid": early["oid"], "size": len(data)})
+    assert late.status_code == 404, late.text
+    download = _batch(
+        api, theirs, mallory, "download", [{"oid": early["oid"], "size": len(data)}]
+    ).json()
+    assert download["objects"][0]["error"]["code"] == 404

@@ -8,7 +8,7 @@ expected size and sha256 while streaming, and only then become visible under the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from repohub.config import Settings
@@ -18,6 +18,7 @@ from repohub.config import Settings
 class BlobInfo:
     key: str
     size: int
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -67,9 +68,18 @@ class BlobStore(Protocol):
         ...
 
     def presigned_put(
-        self, key: str, *, expires_in: int, size: int, sha256: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        size: int,
+        sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
-        """A URL that accepts exactly these bytes without credentials, or None."""
+        """A URL that accepts exactly these bytes without credentials, or None.
+
+        `metadata` becomes signed `x-amz-meta-*` headers the client must send, stored with
+        the object (and shown by `head`)."""
         ...
 
 

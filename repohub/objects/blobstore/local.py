@@ -167,7 +167,13 @@ class LocalBlobStore:
         return None
 
     def presigned_put(
-        self, key: str, *, expires_in: int, size: int, sha256: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        size: int,
+        sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
         """None: the app accepts local uploads through its own signed URLs."""
         check_key(key)

@@ -185,7 +185,7 @@ class S3BlobStore:
             if _error_code(error) in _NOT_FOUND_CODES:
                 return None
             raise
-        return BlobInfo(key, response["ContentLength"])
+        return BlobInfo(key, response["ContentLength"], dict(response.get("Metadata") or {}))
 
     def download_to(self, key: str, path: str) -> None:
         """s3transfer writes to a temporary name beside `path` and renames it into place."""
@@ -234,7 +234,13 @@ class S3BlobStore:
         )
 
     def presigned_put(
-        self, key: str, *, expires_in: int, size: int, sha256: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        size: int,
+        sha256: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
         """A URL whose signature covers the length and, given `sha256`, the checksum header.
 
@@ -248,6 +254,8 @@ class S3BlobStore:
         params["ContentLength"] = size
         if sha256 is not None:
             params["ChecksumSHA256"] = sha256_base64(sha256)
+        if metadata:
+            params["Metadata"] = metadata
         return self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
 
 
