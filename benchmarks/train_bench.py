@@ -5,7 +5,8 @@
 Both sides train RepoHub's `smallcnn` on scikit-learn's digits (PNG files in the ImageFolder
 layout, decoded once to 32x32 tensors) with the same optimiser, schedule, batch size and
 seed, without a validation split. Throughput is training images per second over the epochs'
-wall time (batching, steps and, for the job, its live reporting); the plain loop runs in a
+wall time (batching, steps and, for the job, its live reporting), and per CPU-second of the
+training process (which other load on a shared machine does not distort); the plain loop runs in a
 fresh Python process, the job on the worker of a `repohub serve` (embedded default: SQLite,
 local blobs, filesystem broker) after a `git push`. Rounds interleave the two and medians are
 reported, with the ratio job / plain (target >= 0.9).
@@ -70,7 +71,7 @@ def plain_loop(root: Path, epochs: int, seed: int) -> dict[str, float]:
     steps = epochs * -(-len(x) // BATCH)
     generator = torch.Generator().manual_seed(seed)
     step, seen = 0, 0
-    loop_started = time.perf_counter()
+    loop_started, cpu_started = time.perf_counter(), time.process_time()
     model.train()
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
@@ -86,8 +87,10 @@ def plain_loop(root: Path, epochs: int, seed: int) -> dict[str, float]:
             step += 1
             seen += len(index)
     train_seconds = time.perf_counter() - loop_started
+    cpu_seconds = time.process_time() - cpu_started
     return {
         "images_per_second": seen / train_seconds,
+        "images_per_cpu_second": seen / cpu_seconds,
         "train_seconds": train_seconds,
         "wall_seconds": time.perf_counter() - started,
     }
@@ -215,8 +218,10 @@ def run_job(
     if job["state"] != "succeeded":
         raise RuntimeError(f"job {job_id} {job['state']}: {job['error']}")
     report = hub.get(f"/api/jobs/{job_id}/report")["report"]
+    seen = report["images_per_second"] * report["train_seconds"]
     return {
         "images_per_second": report["images_per_second"],
+        "images_per_cpu_second": seen / report["train_cpu_seconds"],
         "train_seconds": report["train_seconds"],
         "push_to_done_seconds": _utc(job["finishedAt"]) - pushed_at,
         "train_accuracy": report["metrics"]["train"]["accuracy"],
@@ -292,6 +297,8 @@ def _measure(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         pushes = latency(hub, model_dir, model, dataset, args.latency_pushes)
     plain_ips = statistics.median(p["images_per_second"] for p in plain)
     job_ips = statistics.median(j["images_per_second"] for j in jobs)
+    plain_cpu = statistics.median(p["images_per_cpu_second"] for p in plain)
+    job_cpu = statistics.median(j["images_per_cpu_second"] for j in jobs)
     return {
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
         "epochs": args.epochs,
@@ -301,6 +308,9 @@ def _measure(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "plain_images_per_second": plain_ips,
         "job_images_per_second": job_ips,
         "ratio": job_ips / plain_ips,
+        "plain_images_per_cpu_second": plain_cpu,
+        "job_images_per_cpu_second": job_cpu,
+        "cpu_ratio": job_cpu / plain_cpu,
         "plain_wall_seconds": statistics.median(p["wall_seconds"] for p in plain),
         "job_push_to_done_seconds": statistics.median(j["push_to_done_seconds"] for j in jobs),
         "push_to_running_seconds": pushes,
@@ -343,6 +353,11 @@ def _print(f: dict[str, Any]) -> None:
         f"(push to report {f['job_push_to_done_seconds']:.1f} s)"
     )
     print(f"  ratio job/plain:    {f['ratio']:8.3f}   (target >= 0.9)")
+    print(
+        f"  per CPU-second:     plain {f['plain_images_per_cpu_second']:.1f}, job "
+        f"{f['job_images_per_cpu_second']:.1f} images; ratio {f['cpu_ratio']:.3f} "
+        "(immune to other load on the machine)"
+    )
     pushes = ", ".join(f"{s:.2f}" for s in f["push_to_running_seconds"])
     print(
         f"  push -> running:    median {f['push_to_running_median']:.2f} s, max "

@@ -122,15 +122,30 @@ def pg_schema() -> Iterator[str]:
         engine.dispose()
 
 
-@contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`repohub serve` on a loopback port, in its own process group (stopped as a whole)."""
-    port = free_port()
+def server_command(port: int, workers: int) -> list[str]:
+    """`repohub serve` (one process), or uvicorn's own workers over the app factory."""
+    if workers > 1:
+        return [
+            sys.executable, "-m", "uvicorn", "repohub.app:app_from_env", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--log-level", "warning",
+        ]  # fmt: skip
     script = Path(sys.executable).with_name("repohub")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "repohub.cli"]
+    return [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+@contextmanager
+def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
+    """The server on a loopback port, in its own process group (stopped as a whole)."""
+    port = free_port()
+    if workers > 1:
+        from repohub.db.migrate import upgrade
+
+        upgrade(env["REPOHUB_DATABASE_URL"])  # `repohub serve` does this itself
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            server_command(port, workers),
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -455,6 +470,9 @@ def main() -> int:
     parser.add_argument("--repos", type=int, default=100_000, help="search corpus size")
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (1: `repohub serve` itself)"
+    )
     args = parser.parse_args()
     use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk"))
     rng = random.Random(args.seed)
@@ -468,7 +486,7 @@ def main() -> int:
             "REPOHUB_DATABASE_URL": url,
             "REPOHUB_SECRET_KEY": secrets.token_hex(32),
         }
-        with serve(env, workdir / "server.log") as base:
+        with serve(env, workdir / "server.log", args.workers) as base:
             settings = Settings(
                 data_dir=workdir / "data", database_url=url, secret_key=env["REPOHUB_SECRET_KEY"]
             )
@@ -511,7 +529,8 @@ def main() -> int:
             f"{r.p50_ms:>7.1f} {r.p99_ms:>7.1f}  {verdict} ({r.tool})"
         )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} CPUs, load average {load}, Python {sys.version.split()[0]}")
+    print(f"server: {args.workers} process(es); machine: {os.cpu_count()} CPUs, "
+          f"load average {load}, Python {sys.version.split()[0]}")  # fmt: skip
     return 0
 
 

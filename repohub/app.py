@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from repohub import __version__
-from repohub.api import accounts, errors, files, git_http, health, lfs, repos
+from repohub.api import accounts, errors, files, git_http, health, jobs, lfs, repos
 from repohub.api.limits import BodyLimit, LenientJson
 from repohub.config import Settings
 from repohub.repos.context import Hub
+from repohub.web import jobs_pages
+from repohub.web import site as web_site
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -26,8 +28,10 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.hub = hub
     errors.install(app)
-    for module in (health, accounts, repos, lfs, files, git_http):
+    for module in (health, accounts, repos, lfs, files, git_http, jobs):
         app.include_router(module.router)
+    jobs_pages.install(app)  # before the web's `/{owner}/{name}/...` routes
+    web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last
     app.add_middleware(LenientJson)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     return app

@@ -37,16 +37,36 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Migrate the database and serve the API, git and web pages."""
+    """Migrate the database and serve the API, git and web pages (and, unless
+    REPOHUB_SERVE_WORKER=false, run a job worker beside them)."""
     import uvicorn
 
     from repohub.app import create_app
     from repohub.db.migrate import upgrade
+    from repohub.worker import embedded_worker
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", timeout_keep_alive=30)
+    app = create_app(settings)
+    with embedded_worker(settings):
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=30)
+
+
+@main.command()
+@click.option("--queues", default=None, help="comma-separated: cpu, gpu (default: settings)")
+@click.option("--concurrency", default=None, type=int, help="jobs run at once")
+@click.option("--parent", default=None, type=int, hidden=True, help="exit when this pid exits")
+def worker(queues: str | None, concurrency: int | None, parent: int | None) -> None:
+    """Run a job worker: Celery, plus the scheduler that dispatches and reaps jobs."""
+    from repohub.db.migrate import upgrade
+    from repohub.worker import die_with_parent, run_worker
+
+    if parent is not None:
+        die_with_parent(parent)
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    run_worker(settings, queues=queues, concurrency=concurrency)
 
 
 @main.group()

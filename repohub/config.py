@@ -51,6 +51,49 @@ class Settings(BaseSettings):
         default_factory=lambda: os.environ.get("PATH", os.defpath),
         description="PATH that push hooks run with (default: the server's own)",
     )
+    session_ttl_days: int = Field(default=30, description="days a web login session lasts")
+    login_window_seconds: int = Field(
+        default=900, description="how far back failed web logins count towards throttling"
+    )
+    login_failures_per_account: int = Field(
+        default=5, description="failed logins to one account in the window before it is throttled"
+    )
+    login_failures_per_ip: int = Field(
+        default=50,
+        description="failed logins from one address in the window before it is throttled",
+    )
+
+    # Training and evaluation jobs (DESIGN.md section 6).
+    serve_worker: bool = Field(
+        default=True, description="`repohub serve` runs a job worker beside the server"
+    )
+    broker_key_prefix: str = Field(
+        default="", description="prefix of every Redis key the broker writes (shared Redis)"
+    )
+    worker_queues: str = Field(
+        default="cpu", description="comma-separated queues a worker takes jobs from: cpu, gpu"
+    )
+    worker_concurrency: int = Field(default=1, description="jobs one worker runs at once")
+    job_threads: int | None = Field(
+        default=None, description="torch threads per run (default: torch's choice, the cores)"
+    )
+    jobs_per_user: int = Field(default=2, description="jobs one user may have running at once")
+    job_max_attempts: int = Field(
+        default=2, description="runs a job gets when its worker dies under it"
+    )
+    job_heartbeat_interval: float = Field(
+        default=2.0, description="seconds between a running job's heartbeats"
+    )
+    job_heartbeat_timeout: float = Field(
+        default=60.0, description="seconds without a heartbeat before a job's worker is lost"
+    )
+    job_memory_limit_mb: int = Field(
+        default=8192, description="memory a run may use unless its spec sets memory_mb"
+    )
+    job_time_limit: float = Field(default=6 * 3600.0, description="seconds a run may take")
+    scheduler_interval: float = Field(
+        default=0.5, description="seconds between two scans for jobs to dispatch"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -17,6 +17,7 @@ ALLOWED = {
     "git": {"repos", "objects", "refs", "auth", "errors", "config", "db"},
     "api": {"repos", "git", "jobs", "auth", "errors", "config", "db", "objects"},
     "web": {"repos", "jobs", "eval", "auth", "errors", "config"},
+    "jobs": {"repos", "db", "train", "eval", "errors", "config", "objects", "refs", "auth"},
     "train": {"errors"},
     "eval": {"errors"},
 }
@@ -26,6 +27,8 @@ FORBIDDEN_THIRD_PARTY = {
     "db": {"fastapi", "celery"},
     "api": {"boto3", "torch"},
     "web": {"boto3", "torch"},
+    "jobs": {"torch", "torchvision", "fastapi"},
+    "eval": {"torch", "celery", "fastapi"},
 }
 
 

@@ -1,0 +1,115 @@
+"""Who is asking and how to answer: the per-request `Page` every route renders through.
+
+A browser is identified by its session cookie only (never an Authorization header), so a
+page never acts on a credential the browser attaches by itself to cross-site requests
+except the cookie, and that one is SameSite and checked against a CSRF token on every form.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment
+
+from repohub.auth import sessions
+from repohub.auth.identity import Identity
+from repohub.auth.sessions import ANON_COOKIE, SESSION_COOKIE, SessionConfig
+from repohub.repos.context import Hub
+from repohub.web.cache import Caches
+
+
+@dataclass
+class WebState:
+    """Built once by `site.install`: templates, session settings, per-process caches."""
+
+    env: Environment
+    sessions: SessionConfig
+    caches: Caches
+    asset_version: str = field(default_factory=lambda: secrets.token_hex(4))
+
+
+@dataclass
+class Page:
+    request: Request
+    hub: Hub
+    state: WebState
+    identity: Identity
+    binding: str  # what this browser's CSRF tokens are bound to
+    new_anon: bool = False  # the anonymous binding cookie must be set on the answer
+
+    @property
+    def me(self) -> str | None:
+        return self.identity.name
+
+    @property
+    def csrf(self) -> str:
+        return sessions.csrf_token(self.state.sessions.secret, self.binding)
+
+    @property
+    def base_url(self) -> str:
+        configured = self.hub.settings.public_url
+        return (configured or str(self.request.base_url)).rstrip("/")
+
+    @property
+    def secure(self) -> bool:
+        return self.request.url.scheme == "https" or self.base_url.startswith("https:")
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return self.respond(self.render_html(template, **context), status)
+
+    def render_html(self, template: str, **context: Any) -> str:
+        return self.state.env.get_template(template).render(page=self, **context)
+
+    def respond(self, html: str, status: int = 200) -> HTMLResponse:
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "private, no-cache"
+        self.finish(response)
+        return response
+
+    def redirect(self, url: str) -> Response:
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def finish(self, response: Response) -> Response:
+        if self.new_anon:
+            self.set_cookie(response, ANON_COOKIE, self.binding, max_age=None)
+        return response
+
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
+        )
+
+
+def web_state(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def current_page(request: Request) -> Page:
+    """FastAPI dependency: the caller's identity from the session cookie, and CSRF binding."""
+    hub: Hub = request.app.state.hub
+    state = web_state(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    identity = sessions.identity_for_cookie(hub.sessions, state.sessions, cookie)
+    if identity.user_id is not None:
+        token = sessions.session_token(state.sessions.secret, cookie)
+        assert token is not None
+        return Page(request, hub, state, identity, token)
+    anon = request.cookies.get(ANON_COOKIE)
+    if anon:
+        return Page(request, hub, state, identity, anon)
+    return Page(request, hub, state, identity, sessions.new_anonymous_binding(), new_anon=True)
+
+
+def client_of(request: Request) -> sessions.Client:
+    host = request.client.host if request.client else "unknown"
+    return sessions.Client(host, request.headers.get("user-agent", ""))

@@ -1,0 +1,125 @@
+"""The job worker: a Celery worker, the scheduler beside it, and `serve`'s embedded worker.
+
+`repohub worker` runs Celery with a thread pool (a task only watches its run, which is a
+process of its own) and the scheduler that dispatches queued jobs and reaps lost ones. The
+forkserver runs start from (and its torch import) starts with the first job, so an idle
+worker beside `repohub serve` costs little. `repohub serve` starts one such worker as a child
+process (`embedded_worker`) and restarts it if it dies, so a one-machine install trains
+without any outside service.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from repohub.config import Settings
+
+logger = logging.getLogger("repohub.worker")
+PR_SET_PDEATHSIG = 1
+RESTART_DELAY = 1.0
+STOP_GRACE = 10.0
+
+
+def run_worker(
+    settings: Settings, *, queues: str | None = None, concurrency: int | None = None
+) -> None:
+    """Run until stopped (SIGTERM: finish running jobs first; twice: stop now)."""
+    from repohub.jobs.celery_app import make_celery, sender
+    from repohub.jobs.scheduler import Scheduler
+    from repohub.jobs.tasks import register
+    from repohub.repos.context import Hub
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    hub = Hub.build(settings)
+    app = make_celery(settings)
+    register(app, hub)
+    name = f"repohub-{os.getpid()}@{socket.gethostname()}"
+    stop = threading.Event()
+    scheduler = Scheduler(hub, sender(app), name)
+    threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True).start()
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={concurrency or settings.worker_concurrency}",
+                f"--queues={queues or settings.worker_queues}",
+                f"--hostname={name}",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+            ]
+        )
+    finally:
+        stop.set()
+        hub.close()
+
+
+def die_with_parent(expected_parent: int) -> None:
+    """Ask the kernel to kill this process when its parent (`repohub serve`) dies."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != expected_parent:  # the parent died before the request took effect
+        sys.exit(0)
+
+
+@contextmanager
+def embedded_worker(settings: Settings) -> Iterator[None]:
+    """A worker process beside the server for as long as the block runs."""
+    if not settings.serve_worker:
+        yield
+        return
+    supervisor = _Supervisor(
+        [sys.executable, "-m", "repohub.cli", "worker", "--parent", str(os.getpid())]
+    )
+    supervisor.start()
+    try:
+        yield
+    finally:
+        supervisor.stop()
+
+
+class _Supervisor:
+    """Keeps one worker process running; a worker that dies (killed, crashed) is restarted."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._keep, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _keep(self) -> None:
+        while not self._stopping.is_set():
+            self._process = subprocess.Popen(self.command, start_new_session=True)
+            code = self._process.wait()
+            if self._stopping.is_set():
+                return
+            logger.warning("job worker exited with status %s; restarting it", code)
+            self._stopping.wait(RESTART_DELAY)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGKILL):  # warm, cold, dead
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=STOP_GRACE)
+                return
+            except subprocess.TimeoutExpired:
+                continue
