@@ -56,8 +56,11 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--queues", default=None, help="comma-separated: cpu, gpu (default: settings)")
 @click.option("--concurrency", default=None, type=int, help="jobs run at once")
+@click.option("--name", default=None, help="node name (default: repohub-PID@HOST)")
 @click.option("--parent", default=None, type=int, hidden=True, help="exit when this pid exits")
-def worker(queues: str | None, concurrency: int | None, parent: int | None) -> None:
+def worker(
+    queues: str | None, concurrency: int | None, name: str | None, parent: int | None
+) -> None:
     """Run a job worker: Celery, plus the scheduler that dispatches and reaps jobs."""
     from repohub.db.migrate import upgrade
     from repohub.worker import die_with_parent, run_worker
@@ -66,7 +69,7 @@ def worker(queues: str | None, concurrency: int | None, parent: int | None) -> N
         die_with_parent(parent)
     settings = _settings()
     upgrade(settings.resolved_database_url)
-    run_worker(settings, queues=queues, concurrency=concurrency)
+    run_worker(settings, queues=queues, concurrency=concurrency, name=name)
 
 
 @main.group()

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         default=2, description="runs a job gets when its worker dies under it"
     )
     job_heartbeat_interval: float = Field(
-        default=2.0, description="seconds between a running job's heartbeats"
+        default=3.0, description="seconds between a running job's heartbeats (and live updates)"
     )
     job_heartbeat_timeout: float = Field(
         default=60.0, description="seconds without a heartbeat before a job's worker is lost"

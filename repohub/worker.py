@@ -30,9 +30,16 @@ STOP_GRACE = 10.0
 
 
 def run_worker(
-    settings: Settings, *, queues: str | None = None, concurrency: int | None = None
+    settings: Settings,
+    *,
+    queues: str | None = None,
+    concurrency: int | None = None,
+    name: str | None = None,
 ) -> None:
-    """Run until stopped (SIGTERM: finish running jobs first; twice: stop now)."""
+    """Run until stopped (SIGTERM: finish running jobs first; SIGQUIT: stop now).
+
+    `name` identifies the worker (Celery node name, scheduler lease holder); a worker that
+    replaces a dead one under the same name takes its scheduler lease back at once."""
     from repohub.jobs.celery_app import make_celery, sender
     from repohub.jobs.scheduler import Scheduler
     from repohub.jobs.tasks import register
@@ -42,7 +49,7 @@ def run_worker(
     hub = Hub.build(settings)
     app = make_celery(settings)
     register(app, hub)
-    name = f"repohub-{os.getpid()}@{socket.gethostname()}"
+    name = name or f"repohub-{os.getpid()}@{socket.gethostname()}"
     stop = threading.Event()
     scheduler = Scheduler(hub, sender(app), name)
     threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True).start()
@@ -79,8 +86,10 @@ def embedded_worker(settings: Settings) -> Iterator[None]:
     if not settings.serve_worker:
         yield
         return
+    parent = os.getpid()
+    name = f"serve-{parent}@{socket.gethostname()}"
     supervisor = _Supervisor(
-        [sys.executable, "-m", "repohub.cli", "worker", "--parent", str(os.getpid())]
+        [sys.executable, "-m", "repohub.cli", "worker", "--parent", str(parent), "--name", name]
     )
     supervisor.start()
     try:

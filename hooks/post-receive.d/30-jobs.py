@@ -3,7 +3,8 @@
 For every branch the push moved in a model repo, read `repohub.yaml` at the new commit with
 plain git; if a spec's `on.push.branches` matches, create its jobs (a train job and, after it,
 an eval job). The jobs table is the queue's source of truth: a scheduler in the workers hands
-new rows to Celery, so this hook needs the database and nothing else.
+new rows to Celery, so this hook needs the database and nothing else (it also nudges a
+scheduler on this machine through a file in the data directory, so it need not wait a poll).
 
 Pushes without a `repohub.yaml` cost one Python start and one `git cat-file` per branch;
 repohub and SQLAlchemy are imported only when a spec is there.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 ZERO = "0" * 40
 SPEC = "repohub.yaml"
@@ -53,6 +55,10 @@ def main() -> int:
         )
     finally:
         engine.dispose()
+    if any("queued" in line for line in lines):
+        from repohub.jobs.wakeup import poke
+
+        poke(Path(os.environ["REPOHUB_DATA_DIR"]))
     for line in lines:
         print(line)
     return 0

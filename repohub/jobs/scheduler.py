@@ -31,13 +31,18 @@ from sqlalchemy.orm import Session, aliased
 from repohub.db.jobs import Job, JobLogLine, SchedulerLease
 from repohub.db.models import utcnow
 from repohub.jobs import states
+from repohub.jobs.wakeup import Waiter
 from repohub.repos.context import Hub
 
 logger = logging.getLogger(__name__)
 Send = Callable[[int, str, str, int], None]  # job id, dispatch token, queue, priority
 LEASE = "scheduler"
-LEASE_TIME = timedelta(seconds=15)  # a dead holder's lease passes to another worker after this
-RENEW_BEFORE = timedelta(seconds=10)
+# A holder renews once every half lease: on SQLite every committed write can make another
+# writer's transaction retry, so an idle scheduler writes twice a minute and no more. A dead
+# holder's lease passes to another worker after a minute; a worker that `serve` restarts keeps
+# its holder name and takes its lease back at once.
+LEASE_TIME = timedelta(seconds=60)
+RENEW_BEFORE = timedelta(seconds=30)
 REDISPATCH_AFTER = timedelta(minutes=10)  # a message lost with its worker is sent again
 BATCH = 100
 SWEEP_EVERY = 1.0  # seconds between reaping passes
@@ -54,12 +59,13 @@ class Scheduler:
 
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set; an error is logged and the next pass retries."""
+        waiter = Waiter(self.settings.data_dir.resolve())
         while not stop.is_set():
             try:
                 self.tick()
             except Exception:  # a database hiccup must not end scheduling for good
                 logger.exception("scheduler pass failed")
-            stop.wait(self.settings.scheduler_interval)
+            waiter.wait(self.settings.scheduler_interval, stop)
 
     def tick(self) -> None:
         if not self._hold_lease():
@@ -72,8 +78,7 @@ class Scheduler:
         self.dispatch()
 
     def _hold_lease(self) -> bool:
-        """Hold the lease, renewing it only when a third has passed: an idle scheduler writes
-        once every few seconds, since on SQLite each write can make another writer retry."""
+        """Hold the lease (see LEASE_TIME); False while another live scheduler holds it."""
         now = utcnow()
         if self._lease_until is not None and now < self._lease_until - RENEW_BEFORE:
             return True

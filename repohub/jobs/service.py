@@ -20,6 +20,7 @@ from repohub.errors import InvalidArgument, NotFound
 from repohub.jobs import spec as specs
 from repohub.jobs import states
 from repohub.jobs.creation import Created, Request, create_jobs
+from repohub.jobs.wakeup import poke
 from repohub.repos import files
 from repohub.repos.access import Access, require
 from repohub.repos.context import Hub
@@ -71,6 +72,7 @@ def start(hub: Hub, identity: Identity, key: RepoKey, ask: StartRequest) -> list
         created = create_jobs(session, request, (ask.kind,))
         if ask.kind == "eval" and "train" in spec:
             _after_its_training(session, created[0], spec)
+    poke(hub.settings.data_dir.resolve())
     return created
 
 
@@ -161,6 +163,7 @@ def retry(hub: Hub, identity: Identity, job_id: int) -> Job:
             if dependent.error.startswith("not run:"):
                 states.retry(session, dependent, hub.settings.job_max_attempts)
         session.add(JobLogLine(job_id=job.id, line=f"retried by {identity.name}"))
+    poke(hub.settings.data_dir.resolve())
     return refreshed(hub, job_id)
 
 
