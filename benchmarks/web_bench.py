@@ -3,6 +3,7 @@
 
     python -m benchmarks.web_bench                      # 64 connections, 15 s per case
     python -m benchmarks.web_bench --connections 32 --duration 5 --repos 20000
+    python -m benchmarks.web_bench --workers 2          # `repohub serve --workers 2`
 
 It starts ``repohub serve`` against a fresh schema in the local PostgreSQL ``test`` database
 (dropped afterwards) with local blob storage, pushes the 1,000-file repo with ``git``, seeds
@@ -123,26 +124,25 @@ def pg_schema() -> Iterator[str]:
 
 
 def server_command(port: int, workers: int) -> list[str]:
-    """`repohub serve` (one process), or uvicorn's own workers over the app factory."""
-    if workers > 1:
-        return [
-            sys.executable, "-m", "uvicorn", "repohub.app:app_from_env", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning",
-        ]  # fmt: skip
+    """`repohub serve` with `workers` web processes."""
     script = Path(sys.executable).with_name("repohub")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "repohub.cli"]
-    return [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        *command,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 @contextmanager
 def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     """The server on a loopback port, in its own process group (stopped as a whole)."""
     port = free_port()
-    if workers > 1:
-        from repohub.db.migrate import upgrade
-
-        upgrade(env["REPOHUB_DATABASE_URL"])  # `repohub serve` does this itself
     with log.open("wb") as out:
         proc = subprocess.Popen(
             server_command(port, workers),
@@ -471,7 +471,7 @@ def main() -> int:
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (1: `repohub serve` itself)"
+        "--workers", type=int, default=1, help="web server processes (`repohub serve --workers`)"
     )
     args = parser.parse_args()
     use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk"))
@@ -485,6 +485,8 @@ def main() -> int:
             "REPOHUB_DATA_DIR": str(workdir / "data"),
             "REPOHUB_DATABASE_URL": url,
             "REPOHUB_SECRET_KEY": secrets.token_hex(32),
+            # A production deployment runs job workers on machines of their own.
+            "REPOHUB_SERVE_WORKER": "false",
         }
         with serve(env, workdir / "server.log", args.workers) as base:
             settings = Settings(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from repohub import __version__
-from repohub.api import accounts, errors, files, git_http, health, jobs, lfs, repos
+from repohub.api import accounts, compare, errors, files, git_http, health, jobs, lfs, repos
 from repohub.api.limits import BodyLimit, LenientJson
 from repohub.config import Settings
 from repohub.repos.context import Hub
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.hub = hub
     errors.install(app)
-    for module in (health, accounts, repos, lfs, files, git_http, jobs):
+    for module in (health, accounts, repos, lfs, files, git_http, jobs, compare):
         app.include_router(module.router)
     jobs_pages.install(app)  # before the web's `/{owner}/{name}/...` routes
     web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last

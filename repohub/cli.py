@@ -36,9 +36,19 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="web server processes (default: REPOHUB_WEB_WORKERS, else 1)",
+)
+def serve(host: str, port: int, workers: int | None) -> None:
     """Migrate the database and serve the API, git and web pages (and, unless
-    REPOHUB_SERVE_WORKER=false, run a job worker beside them)."""
+    REPOHUB_SERVE_WORKER=false, run a job worker beside them).
+
+    With several web processes, uvicorn starts each one fresh and each builds its own app
+    (database engine, pack cache handles) from the environment through `app_from_env`; the
+    migration, the development secret key and the job worker happen once, here, first."""
     import uvicorn
 
     from repohub.app import create_app
@@ -46,11 +56,16 @@ def serve(host: str, port: int) -> None:
     from repohub.worker import embedded_worker
 
     settings = _settings()
+    workers = workers or settings.web_workers
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
-    app = create_app(settings)
+    options = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 30}
+    app = create_app(settings) if workers == 1 else None
     with embedded_worker(settings):
-        uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=30)
+        if app is not None:
+            uvicorn.run(app, **options)
+        else:
+            uvicorn.run("repohub.app:app_from_env", factory=True, workers=workers, **options)
 
 
 @main.command()
@@ -182,6 +197,43 @@ def org_add_member(org_name: str, username: str, role: str) -> None:
             session, get_account(session, org_name), get_account(session, username), role
         )
         click.echo(f"{username} is now {role} in {org_name}")
+
+
+@main.command()
+@click.argument("repo", metavar="OWNER/NAME")
+@click.argument("revisions", metavar="BASE...HEAD")
+@click.option("--evaluate", is_flag=True, help="start an A/B evaluation of the two versions")
+@click.option("--dataset", default=None, help="A/B: dataset repo owner/name[@revision]")
+@click.option("--json", "as_json", is_flag=True, help="print the API's JSON")
+@click.option("--dataset-repo", "is_dataset", is_flag=True, help="OWNER/NAME is a dataset repo")
+@click.option("--url", envvar="REPOHUB_URL", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--token", envvar="REPOHUB_TOKEN", default=None, help="or REPOHUB_TOKEN")
+def compare(
+    repo: str,
+    revisions: str,
+    evaluate: bool,
+    dataset: str | None,
+    as_json: bool,
+    is_dataset: bool,
+    url: str,
+    token: str | None,
+) -> None:
+    """Compare two versions (branches, tags, commits, FORK_OWNER:BRANCH) through the API."""
+    import json
+
+    from repohub.compare import remote
+
+    with _Errors():
+        if evaluate:
+            started = remote.evaluate(url, token, repo, revisions, dataset)
+            if as_json:
+                click.echo(json.dumps(started, indent=2))
+            else:
+                state = "started" if started["new"] else "already exists"
+                click.echo(f"A/B job {started['job_id']} {state} on {started['dataset']}")
+            return
+        data = remote.fetch(url, token, "dataset" if is_dataset else "model", repo, revisions)
+        click.echo(json.dumps(data, indent=2) if as_json else "\n".join(remote.summary(data)))
 
 
 class _Errors:

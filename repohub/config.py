@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default=50,
         description="failed logins from one address in the window before it is throttled",
     )
+    web_workers: int = Field(
+        default=1, ge=1, description="web server processes `repohub serve` runs (uvicorn workers)"
+    )
 
     # Training and evaluation jobs (DESIGN.md section 6).
     serve_worker: bool = Field(

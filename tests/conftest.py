@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from repohub.db.migrate import upgrade
 from repohub.repos.context import Hub
+from tests.support.browser import running_chromium
 from tests.support.gitcli import Git
 from tests.support.seaweed import S3Server, running_seaweedfs
 from tests.support.stack import Server, Stack, make_stack, running_server
@@ -38,6 +40,12 @@ def stack(
     s3 = request.getfixturevalue("seaweed") if request.param == "production" else None
     with make_stack(request.param, tmp_path_factory.mktemp("stack"), s3) as built:
         yield built
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with running_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

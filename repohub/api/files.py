@@ -31,6 +31,7 @@ from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.files import CommitSummary, FileEntry, Listing, MissingEntry, TreeItem
 from repohub.repos.service import RepoKey
+from repohub.repos.settings import record_download
 
 router = APIRouter(tags=["files"])
 CHUNK_SIZE = 1024 * 1024
@@ -130,6 +131,7 @@ def _serve(request: Request, hub: Hub, identity: Identity, key: RepoKey, *, lfs:
     target = _target(request, key, "resolve" if lfs else "raw")
     with hub.sessions() as session:
         repo = service.get_repo(session, identity, key, Access.READ)
+        repo_id = repo.id
         try:
             entry = files.read_entry(hub, session, repo, target.revision, target.path, lfs=lfs)
         except MissingEntry as exc:
@@ -137,6 +139,8 @@ def _serve(request: Request, hub: Hub, identity: Identity, key: RepoKey, *, lfs:
     headers = _metadata(entry)
     if request.method == "HEAD":
         return _head(entry, headers)
+    if lfs and _is_whole_download(request, entry):
+        record_download(hub, repo_id)
     url = files.download_url(hub, entry)
     if url is not None:
         # Cross-origin: the client reads the metadata from this answer, not the target's.
@@ -144,6 +148,16 @@ def _serve(request: Request, hub: Hub, identity: Identity, key: RepoKey, *, lfs:
         headers["Cache-Control"] = "private, no-store"
         return RedirectResponse(url, status_code=302, headers=headers)
     return _get(request, hub, entry, headers)
+
+
+def _is_whole_download(request: Request, entry: FileEntry) -> bool:
+    """A GET that starts at the first byte: a download, counted once. A resumed download
+    (a Range past byte 0) or an unsatisfiable one is the same download again, or none; a
+    Range from byte 0 still counts, since some clients open every download with one."""
+    try:
+        return parse_range(request.headers.get("range"), entry.size).start == 0
+    except RangeNotSatisfiable:
+        return False
 
 
 def _head(entry: FileEntry, headers: dict[str, str]) -> Response:

@@ -55,6 +55,7 @@ def build_report(
             for c in per_class(confusion, names)
         ],
         "misclassified": raw.get("mistakes", []),
+        "predictions": raw.get("predictions"),
         "curves": raw.get("curves", {"step": [], "epoch": []}),
         "run_seconds": raw.get("duration_seconds"),
         "peak_memory_bytes": raw.get("peak_memory_bytes"),
@@ -85,6 +86,12 @@ def _wanted(metrics: tuple[str, ...] | None, segmentation: bool) -> set[str]:
 
 def headline(report: dict[str, Any]) -> dict[str, float]:
     """A few figures for lists and status marks: the most held-out split's metrics."""
+    stats = report.get("statistics")
+    if report.get("kind") == "ab" and isinstance(stats, dict):
+        return {
+            "ab_difference": round(float(stats["difference"]), 4),
+            "ab_mcnemar_p": round(float(stats["mcnemar_p"]), 4),
+        }
     figures = report.get("metrics", {})
     for split in ("test", "val", "train"):
         if split in figures:

@@ -19,6 +19,7 @@ from repohub.db.models import Repo
 from repohub.jobs import spec as specs
 
 KINDS = ("train", "eval")
+AB = "ab"  # an A/B evaluation: two revisions' weights on one dataset revision
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ def create_jobs(
     if "eval" in kinds and "eval" in request.spec:
         created.append(_create(session, request, "eval", train))
     return created
+
+
+def create_ab(session: Session, request: Request) -> Created:
+    """One A/B job on the head commit; its spec names both sides and the dataset, so the
+    unique key runs the same comparison once."""
+    return _create(session, request, AB, None)
 
 
 def _create(session: Session, request: Request, kind: str, after: Job | None) -> Created:

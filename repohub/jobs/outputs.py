@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from repohub.db.jobs import Job, Report
+from repohub.eval.paired import build_ab_report
 from repohub.eval.report import build_report, headline
 from repohub.repos.context import Hub
 from repohub.repos.lfs import receive_upload
@@ -40,7 +41,11 @@ def save_report(
     metrics: tuple[str, ...] | None,
     weights: tuple[str, int] | None,
 ) -> Report:
-    data = build_report(raw, context, metrics)
+    data = (
+        build_ab_report(raw, context)
+        if raw["kind"] == "ab"
+        else build_report(raw, context, metrics)
+    )
     if weights is not None:
         data["weights"] = {"oid": weights[0], "size": weights[1], "format": "safetensors"}
     report = Report(

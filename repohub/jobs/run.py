@@ -108,7 +108,8 @@ def prepare(hub: Hub, job: Job, recorder: Recorder, workdir: Path) -> Prepared:
     """Validate the spec (naming the field at fault) and materialise the inputs."""
     from repohub.train.spec import RepoRef, parse_spec  # the worker's side of the layer rule
 
-    spec = parse_spec(job.spec)
+    runnable = {k: v for k, v in job.spec.items() if k != "ab"}
+    spec = parse_spec(runnable)
     with hub.sessions() as session:
         identity = inputs.identity_of(session, job.user_id)
 
@@ -117,11 +118,20 @@ def prepare(hub: Hub, job: Job, recorder: Recorder, workdir: Path) -> Prepared:
 
     out = workdir / "out"
     out.mkdir()
-    request: dict[str, Any] = {"kind": job.kind, "spec": job.spec, "output_dir": str(out)}
+    request: dict[str, Any] = {"kind": job.kind, "spec": runnable, "output_dir": str(out)}
     context: dict[str, Any] = {"job": _job_info(job), "spec": job.spec}
-    if getattr(spec, job.kind) is None:
+    if job.kind != "ab" and getattr(spec, job.kind) is None:
         raise Stop(states.FAILED, f"{job.kind}: the spec's {job.kind} block is empty")
-    if job.kind == "train":
+    if job.kind == "ab":
+        assert spec.eval is not None
+        data = inputs.dataset(hub, identity, at(spec.eval.dataset, "eval.dataset"))
+        sides = job.spec["ab"]
+        request["base_weights"] = str(inputs.artifact(hub, sides["base"]["weights_oid"], workdir))
+        request["weights"] = str(inputs.artifact(hub, sides["head"]["weights_oid"], workdir))
+        context["ab"] = sides
+        metrics = None
+        memory_mb = spec.train.resources.memory_mb if spec.train else None
+    elif job.kind == "train":
         assert spec.train is not None
         data = inputs.dataset(hub, identity, at(spec.train.dataset, "train.dataset"))
         if spec.train.init is not None:

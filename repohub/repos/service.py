@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from repohub.auth.accounts import find_account, org_role
 from repohub.auth.identity import Identity
+from repohub.db.engine import start_as_writer
 from repohub.db.models import Account, Network, Ref, Repo
 from repohub.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RepoNotFound
 from repohub.repos.access import Access, require, visible_filter
@@ -36,12 +37,13 @@ class RepoKey:
 
 
 def find_repo(session: Session, key: RepoKey) -> Repo | None:
-    owner = find_account(session, key.owner)
-    if owner is None:
-        return None
+    """The repo and its owner in one query: every request's access check starts here."""
     return session.scalar(
-        select(Repo).where(
-            Repo.owner_id == owner.id,
+        select(Repo)
+        .join(Repo.owner)
+        .options(contains_eager(Repo.owner))
+        .where(
+            Account.name_lower == key.owner.lower(),
             Repo.repo_type == key.repo_type,
             Repo.name_lower == key.name.lower(),
         )
@@ -87,6 +89,7 @@ def create_repo(
     validate_repo_name(name)
     repo_type = validate_repo_type(repo_type)
     with hub.sessions.begin() as session:
+        start_as_writer(session)
         account = _writable_namespace(session, identity, owner)
         existing = find_repo(session, RepoKey(repo_type, account.name, name))
         if existing is not None:

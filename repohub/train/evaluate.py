@@ -65,12 +65,17 @@ def evaluate(
         "normalize": {"mean": list(meta.mean), "std": list(meta.std)},
         "splits": {"test": result.summary()},
         "mistakes": result.mistakes,
+        "predictions": _predictions(result.predictions, "test"),
         "curves": {"step": [], "epoch": []},
         "duration_seconds": round(time.monotonic() - started, 3),
         "environment": env.describe(device),
         "peak_memory_bytes": env.peak_memory_bytes(),
         "model_meta": asdict(meta),
     }
+
+
+def _predictions(block: dict[str, Any] | None, split: str) -> dict[str, Any] | None:
+    return {"split": split, **block} if block is not None else None
 
 
 def _need(train: TrainSpec | None) -> TrainSpec:

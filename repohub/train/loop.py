@@ -117,6 +117,7 @@ def train(
         "normalize": {"mean": list(normalize.mean), "std": list(normalize.std)},
         "splits": {name: r.summary() for name, r in results.items()},
         "mistakes": (results.get("test") or results.get("val") or results["train"]).mistakes,
+        "predictions": _predictions(results),
         "curves": fit.curves,
         "epochs_run": fit.epochs_run,
         "best_epoch": fit.best_epoch,
@@ -130,6 +131,15 @@ def train(
         "model_meta": asdict(meta),
         "weights_file": "weights.safetensors",
     }
+
+
+def _predictions(results: dict[str, SplitResult]) -> dict[str, Any] | None:
+    """The per-sample predictions of the split mistakes come from (test when there is one)."""
+    for split in ("test", "val"):
+        found = results.get(split)
+        if found is not None and found.predictions is not None:
+            return {"split": split, **found.predictions}
+    return None
 
 
 def _final_splits(

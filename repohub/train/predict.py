@@ -16,6 +16,7 @@ from torch.nn import functional as F  # noqa: N812 (torch's own idiom)
 from repohub.train.data import ImageSet, Normalizer, batches
 
 WORST = 50
+MAX_PREDICTIONS = 20000  # per-sample predictions kept for a split (fixed/broken samples)
 
 
 @dataclass
@@ -24,6 +25,7 @@ class SplitResult:
     confusion: list[list[int]]
     samples: int
     mistakes: list[dict[str, Any]] = field(default_factory=list)
+    predictions: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {"loss": self.loss, "confusion": self.confusion, "samples": self.samples}
@@ -66,10 +68,13 @@ def run_split(
     batch_size: int = 256,
     collect: bool = False,
 ) -> SplitResult:
-    """Evaluate in eval mode; with `collect`, keep the worst samples for the report."""
+    """Evaluate in eval mode; with `collect`, keep the worst samples for the report and
+    (classification) every sample's prediction, so two versions can be paired sample by
+    sample on the same data."""
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     loss_sum, count, mistakes = 0.0, 0, []
+    paired = Predictions() if collect and not images.segmentation else None
     for chosen, x, y in batches(images, indices, batch_size):
         logits = model(normalize(x.to(device)))
         target = y.to(device)
@@ -80,10 +85,56 @@ def run_split(
         count += target.numel()
         if collect:
             mistakes += _mistakes(images, chosen, predicted.cpu(), confidence.cpu(), y, classes)
+        if paired is not None:
+            paired.add(images, chosen, predicted.cpu(), confidence.cpu(), y)
     mistakes.sort(key=lambda m: m["sort"], reverse=True)
     for m in mistakes:
         m.pop("sort")
-    return SplitResult(loss_sum / max(count, 1), confusion.tolist(), len(indices), mistakes[:WORST])
+    return SplitResult(
+        loss_sum / max(count, 1),
+        confusion.tolist(),
+        len(indices),
+        mistakes[:WORST],
+        paired.block() if paired is not None else None,
+    )
+
+
+@dataclass
+class Predictions:
+    """Every sample's prediction, column-wise to stay compact in a JSON report."""
+
+    paths: list[str] = field(default_factory=list)
+    true: list[int] = field(default_factory=list)
+    predicted: list[int] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    seen: int = 0
+
+    def add(
+        self,
+        images: ImageSet,
+        chosen: list[int],
+        predicted: torch.Tensor,
+        confidence: torch.Tensor,
+        truth: torch.Tensor,
+    ) -> None:
+        for row, index in enumerate(chosen):
+            self.seen += 1
+            if len(self.paths) >= MAX_PREDICTIONS:
+                continue
+            self.paths.append(images.samples[index].image)
+            self.true.append(int(truth[row]))
+            self.predicted.append(int(predicted[row]))
+            self.confidence.append(round(float(confidence[row]), 4))
+
+    def block(self) -> dict[str, Any]:
+        return {
+            "paths": self.paths,
+            "true": self.true,
+            "predicted": self.predicted,
+            "confidence": self.confidence,
+            "count": self.seen,
+            "truncated": self.seen > len(self.paths),
+        }
 
 
 def _mistakes(

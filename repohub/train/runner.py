@@ -24,19 +24,20 @@ from repohub.errors import RepoHubError
 from repohub.train.evaluate import evaluate
 from repohub.train.events import RESULT_FILE, Events
 from repohub.train.loop import train
-from repohub.train.spec import parse_spec
+from repohub.train.spec import TrainSpec, parse_spec
 
 
 @dataclass(frozen=True)
 class RunRequest:
     """What the worker materialised for a run; plain data, so it crosses a process boundary."""
 
-    kind: str  # "train" | "eval"
+    kind: str  # "train" | "eval" | "ab"
     spec: dict[str, Any]
     dataset_dir: str
     output_dir: str
     init_weights: str | None = None
     weights: str | None = None
+    base_weights: str | None = None  # ab: the base side's weights (`weights`: the head's)
     threads: int | None = None
     memory_limit_bytes: int | None = None
 
@@ -49,7 +50,22 @@ def run(request: RunRequest, events: Events) -> dict[str, Any]:
         init = Path(request.init_weights) if request.init_weights else None
         return train(spec.train, root, out, init, events)
     assert request.weights is not None
+    if request.kind == "ab":
+        return evaluate_pair(spec.train, root, request, events)
     return evaluate(spec.train, root, Path(request.weights), events)
+
+
+def evaluate_pair(
+    train: TrainSpec | None, root: Path, request: RunRequest, events: Events
+) -> dict[str, Any]:
+    """Both sides on the same test samples (the same split, image size and order); each
+    side keeps the normalisation it was trained with, as its own evaluation would."""
+    assert request.base_weights is not None and request.weights is not None
+    events.log("A/B: evaluating base")
+    base = evaluate(train, root, Path(request.base_weights), events)
+    events.log("A/B: evaluating head")
+    head = evaluate(train, root, Path(request.weights), events)
+    return {"kind": "ab", "task": head["task"], "base": base, "head": head}
 
 
 def child_main(fields: dict[str, Any], conn: Connection) -> None:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repohub.errors import NotFound, RepoHubError, Unauthenticated
-from repohub.web.context import current_page
+from repohub.web.context import page_of
 
 TITLES = {
     400: "That did not work",
@@ -32,7 +32,7 @@ NOT_FOUND_TEXT = "This page does not exist, or you do not have access to it."
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
-    page = current_page(request)
+    page = page_of(request)
     if status == 401 and request.method == "GET":
         return page.redirect(f"/login?next={quote(request.url.path, safe='/')}")
     status = 403 if status == 401 else status

@@ -8,16 +8,16 @@ binary files compare sizes and blob ids.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from dulwich.diff_tree import tree_changes
+from dulwich.objects import TreeEntry
 from dulwich.walk import ORDER_DATE, Walker
 
 from repohub.auth.identity import Identity
 from repohub.errors import RevisionNotFound
-from repohub.repos import files
+from repohub.repos import files, textdiff
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.info import list_refs
@@ -27,7 +27,6 @@ from repohub.web.browse import CommitInfo, Header, build_header, commit_info, wi
 from repohub.web.cache import Caches
 
 PER_PAGE = 30
-CONTEXT = 3
 MAX_DIFF_BYTES = 512 * 1024
 MAX_FILE_LINES = 3000
 MAX_TOTAL_LINES = 20000
@@ -99,48 +98,19 @@ class CommitPage:
 
 
 def _hunks(old: list[str], new: list[str], budget: int) -> tuple[list[DiffLine], int, int, bool]:
-    """Unified-diff lines with old and new line numbers; stops after `budget` lines."""
-    lines: list[DiffLine] = []
-    added = removed = 0
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for group in matcher.get_grouped_opcodes(CONTEXT):
-        first, last = group[0], group[-1]
-        lines.append(
-            DiffLine(
-                "@",
-                None,
-                None,
-                f"@@ -{first[1] + 1},{last[2] - first[1]} +{first[3] + 1},{last[4] - first[3]} @@",
-            )
-        )
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines.extend(
-                    DiffLine(" ", i1 + k + 1, j1 + k + 1, old[i1 + k]) for k in range(i2 - i1)
-                )
-                continue
-            for k in range(i1, i2):
-                lines.append(DiffLine("-", k + 1, None, old[k]))
-                removed += 1
-            for k in range(j1, j2):
-                lines.append(DiffLine("+", None, k + 1, new[k]))
-                added += 1
-        if len(lines) > budget:
-            return lines[:budget], added, removed, True
-    return lines, added, removed, False
+    """The diff's lines, with the counts of added and removed lines the page shows."""
+    found, cut = textdiff.hunks(old, new, budget)
+    lines = [DiffLine(d["kind"], d["old"], d["new"], d["text"]) for d in found]
+    added = sum(1 for line in found if line["kind"] == "+")
+    removed = sum(1 for line in found if line["kind"] == "-")
+    return lines, added, removed, cut
 
 
-def _text(data: bytes) -> list[str] | None:
-    if b"\0" in data[:8000]:
-        return None
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        return None
+NO_SIDE = TreeEntry(None, None, None)  # dulwich leaves the missing side of an add/delete None
 
 
 def _file_diff(store, change, budget: int) -> FileDiff:  # type: ignore[no-untyped-def]
-    old, new = change.old, change.new
+    old, new = change.old or NO_SIDE, change.new or NO_SIDE
     path = (new.path or old.path).decode("utf-8", "replace")
     old_path = old.path.decode("utf-8", "replace") if old.path else None
     kind = {"add": "add", "delete": "delete", "rename": "rename"}.get(change.type, "modify")
@@ -168,7 +138,7 @@ def _file_diff(store, change, budget: int) -> FileDiff:  # type: ignore[no-untyp
         return replace(base, kind="lfs")
     if max(len(old_data), len(new_data)) > MAX_DIFF_BYTES:
         return replace(base, kind="too-large")
-    old_lines, new_lines = _text(old_data), _text(new_data)
+    old_lines, new_lines = textdiff.text_lines(old_data), textdiff.text_lines(new_data)
     if old_lines is None or new_lines is None:
         return base
     lines, added, removed, cut = _hunks(old_lines, new_lines, min(budget, MAX_FILE_LINES))

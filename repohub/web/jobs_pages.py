@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Depends, FastAPI, Form
+from fastapi import APIRouter, Depends, FastAPI, Form
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from repohub.errors import Unauthenticated
 from repohub.eval.report import compare
 from repohub.jobs import publish as publishing
 from repohub.jobs import service
@@ -23,9 +24,10 @@ from repohub.web.browse import header_only
 from repohub.web.context import Page, current_page
 from repohub.web.errors import HtmlRoute
 from repohub.web.forms import checked_page
-from repohub.web.routes.common import page_router, require_login
 
-router = page_router()
+# Not `routes.common.page_router`: the pages in `web.routes` import this module (its policy,
+# its marks), so it must not import that package. `install` makes every route an HtmlRoute.
+router = APIRouter(include_in_schema=False)
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -45,6 +47,11 @@ def install(app: FastAPI) -> None:
             include_in_schema=False,
             route_class_override=HtmlRoute,
         )
+
+
+def require_login(page: Page) -> None:
+    if page.identity.user_id is None:
+        raise Unauthenticated("Log in to continue")
 
 
 def _render(page: Page, template: str, **context: Any) -> Response:

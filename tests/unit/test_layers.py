@@ -15,8 +15,9 @@ ALLOWED = {
     "auth": {"db", "errors"},
     "repos": {"objects", "refs", "auth", "db", "errors", "config"},
     "git": {"repos", "objects", "refs", "auth", "errors", "config", "db"},
-    "api": {"repos", "git", "jobs", "auth", "errors", "config", "db", "objects"},
-    "web": {"repos", "jobs", "eval", "auth", "errors", "config"},
+    "api": {"repos", "git", "jobs", "compare", "auth", "errors", "config", "db", "objects"},
+    "web": {"repos", "jobs", "eval", "compare", "auth", "errors", "config"},
+    "compare": {"repos", "jobs", "eval", "auth", "errors", "config", "db", "objects"},
     "jobs": {"repos", "db", "train", "eval", "errors", "config", "objects", "refs", "auth"},
     "train": {"errors"},
     "eval": {"errors"},
@@ -29,6 +30,7 @@ FORBIDDEN_THIRD_PARTY = {
     "web": {"boto3", "torch"},
     "jobs": {"torch", "torchvision", "fastapi"},
     "eval": {"torch", "celery", "fastapi"},
+    "compare": {"torch", "torchvision", "fastapi", "boto3"},
 }
 
 

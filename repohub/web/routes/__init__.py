@@ -8,12 +8,14 @@ from fastapi import APIRouter
 from repohub.web.routes import (
     accounts,
     commits,
+    compare,
     home,
     listing,
     new,
     profiles,
     repo,
     repo_settings,
+    versions,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -23,6 +25,8 @@ ROUTERS: list[APIRouter] = [
     new.router,
     repo_settings.router,
     commits.router,
+    compare.router,
+    versions.router,
     repo.router,
     profiles.router,
 ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
 from fastapi import Depends, Form
 from fastapi.responses import Response
 
@@ -14,6 +18,7 @@ from repohub.web.forms import checked_page
 from repohub.web.routes.common import page_router, require_login, safe_next
 
 router = page_router()
+T = TypeVar("T")
 
 
 def _logged_in(page: Page, cookie: str, target: str) -> Response:
@@ -96,6 +101,22 @@ def settings_home(page: Page = Depends(current_page)) -> Response:
     return page.redirect("/settings/profile")
 
 
+def _submit(
+    page: Page,
+    view: Callable[..., Response],
+    action: Callable[[], T],
+    shown: Callable[[T], dict[str, object]] = lambda _: {"saved": True},
+) -> Response:
+    """A settings form's POST: the action, then its page again, with why at the refusal's
+    status when the action was refused, else with what `shown` makes of its result."""
+    require_login(page)
+    try:
+        result = action()
+    except RepoHubError as exc:
+        return view(page, exc.status_code, error=exc.message)
+    return view(page, **shown(result))
+
+
 def _profile(page: Page, status: int = 200, **context: object) -> Response:
     account = web_sessions.my_account(page.hub.sessions, page.identity)
     context.setdefault("error", None)
@@ -113,14 +134,14 @@ def profile_form(page: Page = Depends(current_page)) -> Response:
 def profile_save(
     fullname: str = Form(""), email: str = Form(""), page: Page = Depends(checked_page)
 ) -> Response:
-    require_login(page)
-    try:
-        web_sessions.update_profile(
-            page.hub.sessions, page.identity, fullname=fullname, email=email
-        )
-    except RepoHubError as exc:
-        return _profile(page, exc.status_code, error=exc.message)
-    return _profile(page, saved=True)
+    save = partial(
+        web_sessions.update_profile,
+        page.hub.sessions,
+        page.identity,
+        fullname=fullname,
+        email=email,
+    )
+    return _submit(page, _profile, save)
 
 
 def _security(page: Page, status: int = 200, **context: object) -> Response:
@@ -146,19 +167,12 @@ def password_save(
     new: str = Form(""),
     page: Page = Depends(checked_page),
 ) -> Response:
-    require_login(page)
-    try:
-        web_sessions.change_password(
-            page.hub.sessions,
-            page.state.sessions,
-            page.identity,
-            current=current,
-            new=new,
-            cookie=page.request.cookies.get(SESSION_COOKIE),
-        )
-    except RepoHubError as exc:
-        return _security(page, exc.status_code, error=exc.message)
-    return _security(page, saved=True)
+    cookie = page.request.cookies.get(SESSION_COOKIE)
+    sessions = (page.hub.sessions, page.state.sessions, page.identity)
+    change = partial(
+        web_sessions.change_password, *sessions, current=current, new=new, cookie=cookie
+    )
+    return _submit(page, _security, change)
 
 
 @router.post("/settings/sessions/{session_id}/revoke")
@@ -186,14 +200,10 @@ def token_create(
     name: str = Form(""), scope: str = Form("read"), page: Page = Depends(checked_page)
 ) -> Response:
     """The plaintext is rendered in this answer only: it is never stored, so it is shown once."""
-    require_login(page)
-    try:
-        issued = service.issue_token(
-            page.hub.sessions, page.identity, name=name.strip(), scope=scope
-        )
-    except RepoHubError as exc:
-        return _tokens(page, exc.status_code, error=exc.message)
-    return _tokens(page, issued=issued)
+    issue = partial(
+        service.issue_token, page.hub.sessions, page.identity, name=name.strip(), scope=scope
+    )
+    return _submit(page, _tokens, issue, lambda issued: {"issued": issued})
 
 
 @router.post("/settings/tokens/{token_id}/revoke")

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from repohub.web import history
 from repohub.web.context import Page, current_page
+from repohub.web.jobs_pages import commit_marks
 from repohub.web.routes.common import REPO_PREFIXES, page_router, repo_key
 from repohub.web.urls import rev_and_path
 
@@ -21,7 +22,10 @@ def _log(repo_type: str):  # type: ignore[no-untyped-def]
         rev, _ = rev_and_path(request, key, "commits")
         number = int(p) if p.isdigit() and len(p) < 6 else 1
         log_page = history.commit_log(page.hub, page.identity, key, rev, number)
-        return page.render("commits.html", log=log_page, header=log_page.header, tab="commits")
+        marks = commit_marks(page, repo_type, owner, name, [c.sha for c in log_page.commits])
+        return page.render(
+            "commits.html", log=log_page, header=log_page.header, tab="commits", marks=marks
+        )
 
     return log
 
@@ -30,7 +34,8 @@ def _commit(repo_type: str):  # type: ignore[no-untyped-def]
     def commit(owner: str, name: str, sha: str, page: Page = Depends(current_page)) -> Response:
         key = repo_key(repo_type, owner, name)
         view = history.commit_page(page.hub, page.state.caches, page.identity, key, sha)
-        return page.render("commit.html", view=view, header=view.header, tab="commits")
+        marks = commit_marks(page, repo_type, owner, name, [view.diff.commit.sha])
+        return page.render("commit.html", view=view, header=view.header, tab="commits", marks=marks)
 
     return commit
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from fastapi import Depends, Form
 from fastapi.responses import Response
 
+from repohub.auth.identity import Identity
 from repohub.errors import RepoHubError
 from repohub.repos import settings
+from repohub.repos.context import Hub
 from repohub.repos.service import RepoKey
 from repohub.web import browse
 from repohub.web.context import Page, current_page
@@ -17,6 +21,7 @@ from repohub.web.routes.common import REPO_PREFIXES, page_router, repo_key, requ
 from repohub.web.urls import repo_path
 
 router = page_router()
+T = TypeVar("T")
 
 
 def _render(page: Page, key: RepoKey, status: int = 200, **context: object) -> Response:
@@ -37,7 +42,9 @@ def _show(repo_type: str):  # type: ignore[no-untyped-def]
     return show
 
 
-def _apply(page: Page, key: RepoKey, action: Callable[[], object], saved: str) -> Response:
+def _apply(
+    page: Page, key: RepoKey, action: Callable[[], T], done: Callable[[T], Response]
+) -> Response:
     """Run one settings action for an admin; an invalid one re-renders the page with why.
 
     Access is checked first, so a non-admin gets the 404 or 403 page whatever the action
@@ -46,56 +53,42 @@ def _apply(page: Page, key: RepoKey, action: Callable[[], object], saved: str) -
     require_login(page)
     settings.admin_view(page.hub, page.identity, key)
     try:
-        action()
+        result = action()
     except RepoHubError as exc:
         return _render(page, key, exc.status_code, error=exc.message)
-    return _render(page, key, saved=saved)
+    return done(result)
 
 
-def _visibility(repo_type: str):  # type: ignore[no-untyped-def]
-    def visibility(
-        owner: str, name: str, value: str = Form(""), page: Page = Depends(checked_page)
-    ) -> Response:
-        key = repo_key(repo_type, owner, name)
-        private = value == "private"
-        return _apply(
-            page,
-            key,
-            lambda: settings.set_visibility(page.hub, page.identity, key, private=private),
-            "Visibility saved.",
-        )
-
-    return visibility
+def _saved(page: Page, key: RepoKey, message: str) -> Callable[[object], Response]:
+    return lambda _: _render(page, key, saved=message)
 
 
-def _description(repo_type: str):  # type: ignore[no-untyped-def]
-    def description(
-        owner: str, name: str, value: str = Form(""), page: Page = Depends(checked_page)
-    ) -> Response:
-        key = repo_key(repo_type, owner, name)
-        return _apply(
-            page,
-            key,
-            lambda: settings.set_description(page.hub, page.identity, key, value),
-            "Description saved.",
-        )
+# One-field forms (`value`): what each sets, and what the page says once it is saved.
+Setter = Callable[[Hub, Identity, RepoKey, str], None]
+FIELDS: dict[str, tuple[Setter, str]] = {
+    "visibility": (
+        lambda hub, who, key, value: settings.set_visibility(
+            hub, who, key, private=value == "private"
+        ),
+        "Visibility saved.",
+    ),
+    "description": (settings.set_description, "Description saved."),
+    "default-branch": (settings.set_default_branch, "Default branch saved."),
+}
 
-    return description
 
+def _field(setter: Setter, message: str):  # type: ignore[no-untyped-def]
+    def factory(repo_type: str):  # type: ignore[no-untyped-def]
+        def save_field(
+            owner: str, name: str, value: str = Form(""), page: Page = Depends(checked_page)
+        ) -> Response:
+            key = repo_key(repo_type, owner, name)
+            action = partial(setter, page.hub, page.identity, key, value)
+            return _apply(page, key, action, _saved(page, key, message))
 
-def _default_branch(repo_type: str):  # type: ignore[no-untyped-def]
-    def default_branch(
-        owner: str, name: str, value: str = Form(""), page: Page = Depends(checked_page)
-    ) -> Response:
-        key = repo_key(repo_type, owner, name)
-        return _apply(
-            page,
-            key,
-            lambda: settings.set_default_branch(page.hub, page.identity, key, value),
-            "Default branch saved.",
-        )
+        return save_field
 
-    return default_branch
+    return factory
 
 
 def _collaborator(repo_type: str):  # type: ignore[no-untyped-def]
@@ -108,19 +101,12 @@ def _collaborator(repo_type: str):  # type: ignore[no-untyped-def]
         page: Page = Depends(checked_page),
     ) -> Response:
         key = repo_key(repo_type, owner, name)
+        who = (page.hub, page.identity, key, username)
         if remove:
-            return _apply(
-                page,
-                key,
-                lambda: settings.remove_collaborator(page.hub, page.identity, key, username),
-                f"{username} removed.",
-            )
-        return _apply(
-            page,
-            key,
-            lambda: settings.add_collaborator(page.hub, page.identity, key, username, role),
-            f"{username} can now {role}.",
-        )
+            action = partial(settings.remove_collaborator, *who)
+            return _apply(page, key, action, _saved(page, key, f"{username} removed."))
+        action = partial(settings.add_collaborator, *who, role)
+        return _apply(page, key, action, _saved(page, key, f"{username} can now {role}."))
 
     return collaborator
 
@@ -130,13 +116,8 @@ def _transfer(repo_type: str):  # type: ignore[no-untyped-def]
         owner: str, name: str, new_owner: str = Form(""), page: Page = Depends(checked_page)
     ) -> Response:
         key = repo_key(repo_type, owner, name)
-        require_login(page)
-        settings.admin_view(page.hub, page.identity, key)
-        try:
-            full_name = settings.transfer(page.hub, page.identity, key, new_owner)
-        except RepoHubError as exc:
-            return _render(page, key, exc.status_code, error=exc.message)
-        return page.redirect(repo_path(repo_type, full_name))
+        action = partial(settings.transfer, page.hub, page.identity, key, new_owner)
+        return _apply(page, key, action, lambda moved: page.redirect(repo_path(repo_type, moved)))
 
     return transfer
 
@@ -146,21 +127,14 @@ def _delete(repo_type: str):  # type: ignore[no-untyped-def]
         owner: str, name: str, confirm: str = Form(""), page: Page = Depends(checked_page)
     ) -> Response:
         key = repo_key(repo_type, owner, name)
-        require_login(page)
-        settings.admin_view(page.hub, page.identity, key)
-        try:
-            settings.delete_confirmed(page.hub, page.identity, key, confirm)
-        except RepoHubError as exc:
-            return _render(page, key, exc.status_code, error=exc.message)
-        return page.redirect(f"/{page.me}")
+        action = partial(settings.delete_confirmed, page.hub, page.identity, key, confirm)
+        return _apply(page, key, action, lambda _: page.redirect(f"/{page.me}"))
 
     return delete
 
 
 ACTIONS = {
-    "visibility": _visibility,
-    "description": _description,
-    "default-branch": _default_branch,
+    **{field: _field(*form) for field, form in FIELDS.items()},
     "collaborators": _collaborator,
     "transfer": _transfer,
     "delete": _delete,

@@ -5,6 +5,8 @@
  * columns) gets a chart above it; the table itself folds into a "data" disclosure. Hovering a
  * chart shows the values under the pointer; clicking a legend entry hides or shows a series.
  * An element with data-live-job polls /api/jobs/{id} while the job is queued or running.
+ * Optional on a line table: data-x-scale="linear" places rows by their numeric x (runs whose
+ * points fall on different steps, overlaid), and data-dash lists series drawn dashed.
  */
 (function () {
   "use strict";
@@ -30,7 +32,10 @@
         return isNaN(v) ? null : v;
       }) };
     });
-    return { x: table.dataset.x || heads[0], series: series, rows: rows };
+    var dashed = (table.dataset.dash || "").split(",");
+    var linear = table.dataset.xScale === "linear" && rows.every(function (r) { return !isNaN(parseFloat(r.x)); });
+    return { x: table.dataset.x || heads[0], series: series, rows: rows, linear: linear,
+             dash: series.map(function (s) { return dashed.indexOf(s) >= 0; }) };
   }
 
   function range(data, hidden) {
@@ -49,22 +54,30 @@
 
   function fmt(v) { return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3); }
 
-  function axes(root, lo, hi, labels, xName) {
+  function axes(root, lo, hi, labels, xName, place) {
     var g = svg("g", { "class": "axes", "font-size": "11", fill: "#5d6b7a" }, root);
     for (var t = 0; t <= 4; t++) {
       var v = lo + (hi - lo) * t / 4, y = PAD.top + (H - PAD.top - PAD.bottom) * (1 - t / 4);
       svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, stroke: "#e1e7ee" }, g);
       svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end" }, g).textContent = fmt(v);
     }
-    var step = Math.max(1, Math.ceil(labels.length / 8));
+    var step = Math.max(1, Math.ceil(labels.length / 8)), last = -Infinity;
     labels.forEach(function (label, i) {
-      if (i % step && i !== labels.length - 1) return;
-      svg("text", { x: xAt(i, labels.length), y: H - PAD.bottom + 16, "text-anchor": "middle" }, g).textContent = label;
+      if ((i % step && i !== labels.length - 1) || place(i) - last < 36) return;
+      last = place(i);
+      svg("text", { x: last, y: H - PAD.bottom + 16, "text-anchor": "middle" }, g).textContent = label;
     });
     svg("text", { x: W - PAD.right, y: H - 4, "text-anchor": "end" }, g).textContent = xName;
   }
 
   function xAt(i, n) { return PAD.left + (W - PAD.left - PAD.right) * (n > 1 ? i / (n - 1) : 0.5); }
+  function placer(data) {
+    var n = data.rows.length;
+    if (!data.linear) return function (j) { return xAt(j, n); };
+    var xs = data.rows.map(function (r) { return parseFloat(r.x); });
+    var first = Math.min.apply(null, xs), last = Math.max.apply(null, xs), span = last - first || 1;
+    return function (j) { return PAD.left + (W - PAD.left - PAD.right) * (n > 1 ? (xs[j] - first) / span : 0.5); };
+  }
   function yAt(v, lo, hi) { return PAD.top + (H - PAD.top - PAD.bottom) * (1 - (v - lo) / (hi - lo)); }
 
   function legend(box, data, hidden, redraw) {
@@ -110,19 +123,21 @@
 
   function drawLine(box, data, hidden) {
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, "class": "chart-svg", role: "img" });
-    var lr = range(data, hidden), lo = lr[0], hi = lr[1], n = data.rows.length;
-    axes(root, lo, hi, data.rows.map(function (r) { return r.x; }), data.x);
+    var lr = range(data, hidden), lo = lr[0], hi = lr[1], n = data.rows.length, place = placer(data);
+    axes(root, lo, hi, data.rows.map(function (r) { return r.x; }), data.x, place);
     data.series.forEach(function (name, i) {
       if (hidden[i]) return;
       var points = [];
-      data.rows.forEach(function (r, j) { if (r.values[i] !== null) points.push(xAt(j, n).toFixed(1) + "," + yAt(r.values[i], lo, hi).toFixed(1)); });
-      svg("polyline", { points: points.join(" "), fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 2 }, root);
+      data.rows.forEach(function (r, j) { if (r.values[i] !== null) points.push(place(j).toFixed(1) + "," + yAt(r.values[i], lo, hi).toFixed(1)); });
+      var line = { points: points.join(" "), fill: "none", stroke: COLORS[i % COLORS.length], "stroke-width": 2, "data-series": name };
+      if (data.dash[i]) line["stroke-dasharray"] = "6 4";
+      svg("polyline", line, root);
       if (n <= 40) data.rows.forEach(function (r, j) {
-        if (r.values[i] !== null) svg("circle", { cx: xAt(j, n), cy: yAt(r.values[i], lo, hi), r: 2.5, fill: COLORS[i % COLORS.length] }, root);
+        if (r.values[i] !== null) svg("circle", { cx: place(j), cy: yAt(r.values[i], lo, hi), r: 2.5, fill: COLORS[i % COLORS.length] }, root);
       });
     });
     box.appendChild(root);
-    hover(root, box, data, data.rows.map(function (_, j) { return xAt(j, n); }));
+    hover(root, box, data, data.rows.map(function (_, j) { return place(j); }));
   }
 
   function drawBars(box, data, hidden) {

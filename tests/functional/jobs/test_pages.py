@@ -8,25 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.conftest import User
 from tests.functional.jobs.conftest import Datasets, url
 from tests.support.gitcli import Git
 from tests.support.jobs import spec_yaml, wait_for
 from tests.support.stack import Server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _trained(
@@ -88,7 +76,22 @@ def test_pages_work_without_javascript_and_charts_draw_with_it(
     tab.locator("svg.chart-svg").first.hover()
     assert tab.locator(".chart-tip").first.is_visible()
     assert not problems
+    _marks_beside_the_commit(tab, hub_server, model, job, "passed")
     context.close()
+
+
+def _marks_beside_the_commit(tab: Page, server: Server, model: str, job: dict, mark: str) -> None:
+    """The commit list and the commit page show the job's mark, linked to the job, styled."""
+    sha = job["commit"]
+    for path in (f"/{model}/commits/main", f"/{model}/commit/{sha}"):
+        tab.goto(f"{server.url}{path}")
+        link = tab.locator(f"a.job-mark[href='/jobs/{job['id']}']")
+        assert link.count() == 1, path
+        assert link.get_attribute("class") == f"job-mark mark-{mark}", path
+        assert link.get_attribute("title") == f"train job {job['id']}: {mark}", path
+        assert link.evaluate("a => getComputedStyle(a).fontWeight") == "600", "jobs.css applies"
+    tab.locator(f"a.job-mark[href='/jobs/{job['id']}']").click()
+    tab.wait_for_url(f"**/jobs/{job['id']}")
 
 
 def test_a_job_page_follows_a_running_job(
@@ -118,6 +121,8 @@ def test_a_job_page_follows_a_running_job(
     tab = browser.new_page()
     tab.goto(f"{hub_server.url}/jobs/{job['id']}")
     tab.locator("#live-loss svg.chart-svg").wait_for(timeout=60_000)
+    log = api.get(f"/{model}/commits/main").text
+    assert f'class="job-mark mark-running" href="/jobs/{job["id"]}"' in log, "plain HTML too"
     api.post(f"/api/jobs/{job['id']}/cancel", headers=alice.auth)
     tab.locator("h1:has-text('cancelled')").wait_for(timeout=60_000)
     assert "cancelled while running" in tab.content()

@@ -138,7 +138,7 @@ def test_segmentation_unet_on_shapes_reaches_iou(
             "model": "unet",
             "dataset": dataset,
             "image_size": 32,
-            "params": {"epochs": 14, "batch_size": 16, "optimizer": "adam", "base_lr": 0.003},
+            "params": {"epochs": 14, "batch_size": 16, "optimizer": "adam", "base_lr": 0.01},
             "preprocess": {"val_split": 0.1, "augment": ["flip"]},
         },
         "eval": {"metrics": ["iou", "dice", "confusion_matrix"]},

@@ -1,0 +1,1 @@
+"""Comparing two versions of a repo: revisions, commits, files, weights and reports."""
