@@ -36,5 +36,4 @@ def identity_from_header(hub: Hub, header: str | None) -> Identity:
     token = token_from_header(header or "")
     if token is None:
         return ANONYMOUS
-    with hub.sessions.begin() as session:
-        return identity_from_token(session, token)
+    return identity_from_token(hub.sessions, token)

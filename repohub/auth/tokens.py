@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from repohub.db.models import Account, Token, utcnow
@@ -18,6 +19,7 @@ from repohub.errors import InvalidArgument, NotFound
 
 PREFIX = "rh_"
 SCOPES = ("read", "write")
+USE_RECORD_SECONDS = 60
 
 
 def _digest(plaintext: str) -> str:
@@ -48,17 +50,36 @@ def create_token(session: Session, user: Account, *, scope: str, name: str = "")
 
 
 def authenticate_token(session: Session, plaintext: str) -> tuple[Account, Token] | None:
-    """The live token and its user, recording its use; None for unknown or revoked tokens."""
+    """The live token and its user, or None for unknown or revoked tokens. Only reads: every
+    authenticated request passes here, and a write would make each one a writer."""
     token = session.scalar(select(Token).where(Token.digest == _digest(plaintext)))
     if token is None or token.revoked_at is not None:
         return None
     user = session.get(Account, token.user_id)
     if user is None:
         return None
-    now = utcnow()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
     return user, token
+
+
+def use_is_stale(token: Token) -> bool:
+    """Whether the token's last use is worth recording: at most once a minute per token."""
+    last = token.last_used_at
+    return last is None or (utcnow() - last).total_seconds() > USE_RECORD_SECONDS
+
+
+def record_use(session: Session, token_id: int) -> None:
+    now = utcnow()
+    session.execute(
+        update(Token)
+        .where(Token.id == token_id)
+        .where(
+            or_(
+                Token.last_used_at.is_(None),
+                Token.last_used_at < now - timedelta(seconds=USE_RECORD_SECONDS),
+            )
+        )
+        .values(last_used_at=now)
+    )
 
 
 def list_tokens(session: Session, user: Account) -> list[Token]:

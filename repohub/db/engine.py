@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 # A pooled connection idle longer than this is pinged before use (a database restart or an
 # idle-timeout on the way drops it); a busy one is not, as a ping per request is a round trip.
 IDLE_PING_SECONDS = 10.0
+
+# Execution option naming a connection whose transactions write (see `Sessions`).
+WRITER_OPTION = "repohub_writer"
 
 
 def make_engine(url: str) -> Engine:
@@ -35,7 +40,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN")
+            writer = conn.get_execution_options().get(WRITER_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
     # As many pooled connections as a web process runs sync routes at once (anyio's 40
@@ -77,16 +83,26 @@ def _serial_plans(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_conn.commit()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+class Sessions(sessionmaker[Session]):
+    """`sessions()` opens a reading session, `sessions.begin()` a unit of work that may write.
 
-
-def start_as_writer(session: Session) -> None:
-    """Make a read-then-write transaction a writer from its first statement, on SQLite.
-
-    A deferred SQLite transaction that has read cannot take the write lock once another
-    connection has committed since: SQLite answers "database is locked" at once, without its
-    busy wait. A write as the first statement waits its turn instead. Elsewhere a no-op.
+    Every write in RepoHub happens inside `sessions.begin()`. On SQLite that transaction starts
+    with BEGIN IMMEDIATE, taking the single write lock before its first read: a deferred
+    transaction that read and then writes after another connection committed is refused at
+    once ("database is locked", no busy wait), whereas a writer from the start waits its turn
+    under the busy timeout. Readers stay deferred, and in WAL mode they never wait. Other
+    databases ignore the option.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE networks SET id = id WHERE 0"))
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(bind=engine, expire_on_commit=False)
+        self._writer_bind = engine.execution_options(**{WRITER_OPTION: True})
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:  # type: ignore[override]
+        with self(bind=self._writer_bind) as session, session.begin():
+            yield session
+
+
+def make_session_factory(engine: Engine) -> Sessions:
+    return Sessions(engine)

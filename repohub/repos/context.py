@@ -6,19 +6,21 @@ Built once by an entry point and passed down; nothing here reads the environment
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from repohub.config import Settings
 from repohub.objects.blobstore import BlobStore, open_blobstore
 from repohub.objects.lfs import BlobLfsStorage, LfsStorage
 from repohub.objects.registry import ObjectStores
 
+if TYPE_CHECKING:
+    from repohub.db.engine import Sessions
+
 
 @dataclass
 class Hub:
     settings: Settings
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     blobs: BlobStore
     stores: ObjectStores
     lfs: LfsStorage

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, contains_eager
 
 from repohub.auth.accounts import find_account, org_role
 from repohub.auth.identity import Identity
-from repohub.db.engine import start_as_writer
 from repohub.db.models import Account, Network, Ref, Repo
 from repohub.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RepoNotFound
 from repohub.repos.access import Access, require, visible_filter
@@ -89,7 +88,6 @@ def create_repo(
     validate_repo_name(name)
     repo_type = validate_repo_type(repo_type)
     with hub.sessions.begin() as session:
-        start_as_writer(session)
         account = _writable_namespace(session, identity, owner)
         existing = find_repo(session, RepoKey(repo_type, account.name, name))
         if existing is not None:
