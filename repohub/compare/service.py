@@ -54,8 +54,6 @@ reports are read on every call (a job may finish between two views).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -72,6 +70,7 @@ from repohub.jobs.wakeup import poke
 from repohub.objects.gitstore import NetworkObjectStore
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
+from repohub.repos.lru import Lru
 from repohub.repos.service import RepoKey, get_repo
 
 T = TypeVar("T")
@@ -79,28 +78,7 @@ CACHE_ENTRIES = 32
 KIND_WORDS = {"train": "training", "eval": "evaluation"}
 
 
-class _Cache:
-    """A small LRU of git-derived parts, keyed by (network, base sha, head sha)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]  # type: ignore[no-any-return]
-        value = build()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
-
-
-_git_parts = _Cache(CACHE_ENTRIES)
+_git_parts: Lru[Any] = Lru(CACHE_ENTRIES)  # keyed by (network, base sha, head sha)
 
 
 def with_store(hub: Hub, network_id: int, read: Callable[[NetworkObjectStore], T]) -> T:

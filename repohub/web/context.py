@@ -7,8 +7,9 @@ except the cookie, and that one is SameSite and checked against a CSRF token on 
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -22,6 +23,18 @@ from repohub.auth.sessions import ANON_COOKIE, SESSION_COOKIE, SessionConfig
 from repohub.repos.context import Hub
 from repohub.web.cache import Caches
 
+STATIC = Path(__file__).with_name("static")
+
+
+def static_digest(directory: Path = STATIC) -> str:
+    """A short hash of the static files, for `?v=` cache-busting: the same in every web
+    process and on every node serving the same release, new whenever a file changes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
 
 @dataclass
 class WebState:
@@ -30,7 +43,7 @@ class WebState:
     env: Environment
     sessions: SessionConfig
     caches: Caches
-    asset_version: str = field(default_factory=lambda: secrets.token_hex(4))
+    asset_version: str = field(default_factory=lambda: static_digest())
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -12,13 +10,11 @@ from repohub.auth.sessions import SessionConfig
 from repohub.config import Settings
 from repohub.web import errors, fragments
 from repohub.web.cache import Caches
-from repohub.web.context import WebState
+from repohub.web.context import STATIC, WebState
 from repohub.web.errors import HtmlRoute
 from repohub.web.routes import ROUTERS
 from repohub.web.security import SecurityHeaders
 from repohub.web.templating import build_environment
-
-STATIC = Path(__file__).with_name("static")
 
 
 def session_config(settings: Settings) -> SessionConfig:
