@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from repohub import __version__
-from repohub.api import accounts, compare, errors, files, git_http, health, jobs, lfs, repos
+from repohub.api import (
+    accounts,
+    compare,
+    errors,
+    files,
+    git_http,
+    health,
+    jobs,
+    lfs,
+    repos,
+    runtime,
+)
 from repohub.api.limits import BodyLimit, LenientJson
 from repohub.config import Settings
 from repohub.repos.context import Hub
@@ -22,6 +33,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.configure(app.state, settings.web_threads)
         yield
         hub.close()
 
@@ -39,4 +51,6 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
 def app_from_env() -> FastAPI:
     """For `uvicorn repohub.app:app_from_env --factory`: settings from the environment."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    runtime.settle_heap()
+    return app

@@ -51,6 +51,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     migration, the development secret key and the job worker happen once, here, first."""
     import uvicorn
 
+    from repohub.api.runtime import settle_heap
     from repohub.app import create_app
     from repohub.db.migrate import upgrade
     from repohub.worker import embedded_worker
@@ -61,6 +62,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
     settings.resolved_secret_key()
     options = {"host": host, "port": port, "log_level": "info", "timeout_keep_alive": 30}
     app = create_app(settings) if workers == 1 else None
+    if app is not None:
+        settle_heap()
     with embedded_worker(settings):
         if app is not None:
             uvicorn.run(app, **options)

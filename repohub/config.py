@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     web_workers: int = Field(
         default=1, ge=1, description="web server processes `repohub serve` runs (uvicorn workers)"
     )
+    web_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="threads per web process for request work (git and LFS transfers have "
+        "their own pool); a few suffice, as Python runs one at a time",
+    )
 
     # Training and evaluation jobs (DESIGN.md section 6).
     serve_worker: bool = Field(

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from repohub.api.credentials import identity_from_header
+from repohub.api.runtime import run_transfer
 from repohub.api.streams import BodyReader, ResponseWriter
 from repohub.auth.accounts import validate_account_name
 from repohub.auth.identity import ANONYMOUS, Identity
@@ -113,7 +114,7 @@ class GitServiceResponse(Response):
             }
         )
         writer = ResponseWriter(send)
-        await anyio.to_thread.run_sync(self._run, writer)
+        await run_transfer(self.request, self._run, writer)
 
     def _run(self, writer: ResponseWriter) -> None:
         limit = (

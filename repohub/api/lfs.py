@@ -19,6 +19,7 @@ from repohub.api.credentials import identity_from_header
 from repohub.api.deps import base_url
 from repohub.api.hubjson import hub_date
 from repohub.api.ranges import parse_range
+from repohub.api.runtime import run_transfer
 from repohub.api.streams import BodyReader
 from repohub.auth import signing
 from repohub.auth.accounts import validate_account_name
@@ -222,7 +223,7 @@ async def upload(request: Request, oid: str) -> Response:
             )
         hub: Hub = request.app.state.hub
         reader = BodyReader(request.stream(), gzip=False, limit=size + 1)
-        await anyio.to_thread.run_sync(_receive, hub, int(claims["net"]), oid, size, reader)
+        await run_transfer(request, _receive, hub, int(claims["net"]), oid, size, reader)
     except RepoHubError as exc:
         return lfs_error(exc.status_code, exc.message)
     return lfs_json({"message": "stored"})

@@ -18,8 +18,9 @@ IDLE_PING_SECONDS = 10.0
 WRITER_OPTION = "repohub_writer"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned per dialect.
+def make_engine(url: str, *, reader: bool = False) -> Engine:
+    """An engine tuned per dialect; `reader` makes a server database's engine autocommit,
+    with its own pool, for reading sessions (see `Sessions`).
 
     SQLite gets WAL and a busy timeout so the server, the CLI and a worker can share one file;
     compare-and-swap updates still serialise on SQLite's single writer lock. The driver's own
@@ -44,9 +45,12 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
-    # As many pooled connections as a web process runs sync routes at once (anyio's 40
-    # threads): under load, connections beyond the pool size are opened and closed per request.
-    engine = create_engine(url, pool_size=40, max_overflow=10, pool_recycle=3600)
+    # Enough pooled connections for a web process's request threads and transfers at once:
+    # under load, connections beyond the pool size are opened and closed per request. Readers
+    # and writers have a pool each, as switching a pooled connection in and out of
+    # autocommit costs a round trip at every check-in.
+    options = {"isolation_level": "AUTOCOMMIT"} if reader else {}
+    engine = create_engine(url, pool_size=16, max_overflow=8, pool_recycle=3600, **options)
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
     if engine.dialect.name == "postgresql":
@@ -86,23 +90,49 @@ def _serial_plans(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
 class Sessions(sessionmaker[Session]):
     """`sessions()` opens a reading session, `sessions.begin()` a unit of work that may write.
 
-    Every write in RepoHub happens inside `sessions.begin()`. On SQLite that transaction starts
-    with BEGIN IMMEDIATE, taking the single write lock before its first read: a deferred
-    transaction that read and then writes after another connection committed is refused at
-    once ("database is locked", no busy wait), whereas a writer from the start waits its turn
-    under the busy timeout. Readers stay deferred, and in WAL mode they never wait. Other
-    databases ignore the option.
+    Every write in RepoHub happens inside `sessions.begin()`; a reading session that tries
+    to flush a change raises `ReadOnlySession` (it would be lost, or on PostgreSQL committed).
+
+    On SQLite a unit of work starts with BEGIN IMMEDIATE, taking the single write lock before
+    its first read: a deferred transaction that read and then writes after another
+    connection committed is refused at once ("database is locked", no busy wait), whereas a
+    writer from the start waits its turn under the busy timeout. Readers stay deferred, and in
+    WAL mode they never wait.
+
+    On PostgreSQL a reading session runs in autocommit: under READ COMMITTED every statement
+    takes its own snapshot inside a transaction too, so the transaction bought nothing but a
+    BEGIN and a ROLLBACK, two round trips around each page view's one query.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(bind=engine, expire_on_commit=False)
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        super().__init__(bind=reader or engine, expire_on_commit=False)
+        self.engines = (engine,) if reader is None else (engine, reader)
         self._writer_bind = engine.execution_options(**{WRITER_OPTION: True})
+        event.listen(self.class_, "before_flush", _refuse_reader_flush)
+
+    def dispose(self) -> None:
+        for engine in self.engines:
+            engine.dispose()
 
     @contextmanager
     def begin(self) -> Iterator[Session]:  # type: ignore[override]
-        with self(bind=self._writer_bind) as session, session.begin():
+        writer = self(bind=self._writer_bind, info={WRITER_OPTION: True})
+        with writer as session, session.begin():
             yield session
 
 
+class ReadOnlySession(RuntimeError):
+    """A programming error: a change made in a reading session (`sessions()`)."""
+
+
+def _refuse_reader_flush(session: Session, _context, _instances) -> None:  # type: ignore[no-untyped-def]
+    if not session.info.get(WRITER_OPTION):
+        raise ReadOnlySession("changes belong in a unit of work: use `with sessions.begin()`")
+
+
 def make_session_factory(engine: Engine) -> Sessions:
+    """Sessions on `engine`, reading through an autocommit sibling on PostgreSQL."""
+    if engine.dialect.name == "postgresql":
+        url = engine.url.render_as_string(hide_password=False)
+        return Sessions(engine, make_engine(url, reader=True))
     return Sessions(engine)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import BindParameter, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -78,11 +78,26 @@ def visible_filter(identity: Identity) -> ColumnElement[bool]:
 
     It states the same rules as `access_level` for whole tables at once.
     """
-    if identity.user_id is None:
+    if identity.user_id is None or identity.is_admin:
+        return visible_clause(viewer_kind(identity))
+    return _user_filter(identity.user_id)
+
+
+def viewer_kind(identity: Identity) -> str:
+    return "anonymous" if identity.user_id is None else "admin" if identity.is_admin else "user"
+
+
+def visible_clause(kind: str) -> ColumnElement[bool]:
+    """`visible_filter` for a kind of viewer, with the user's id as the `viewer_id` parameter:
+    for statements built once and run with `{"viewer_id": identity.user_id}`."""
+    if kind == "anonymous":
         return Repo.private.is_(False)
-    if identity.is_admin:
+    if kind == "admin":
         return Repo.id.isnot(None)
-    uid = identity.user_id
+    return _user_filter(bindparam("viewer_id"))
+
+
+def _user_filter(uid: int | BindParameter[int]) -> ColumnElement[bool]:
     member_of = select(Membership.org_id).where(Membership.user_id == uid)
     collaborates = select(Collaborator.repo_id).where(Collaborator.user_id == uid)
     return or_(

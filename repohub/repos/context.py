@@ -41,6 +41,4 @@ class Hub:
 
     def close(self) -> None:
         self.stores.close()
-        bind = self.sessions.kw.get("bind")
-        if bind is not None:
-            bind.dispose()
+        self.sessions.dispose()

@@ -16,14 +16,16 @@ the row themselves.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,7 +35,7 @@ from repohub.auth.identity import ANONYMOUS, Identity
 from repohub.db.models import Account, PushLogEntry, Repo, utcnow
 from repohub.db.social import RepoSearch, SearchSync
 from repohub.errors import InvalidArgument
-from repohub.repos.access import visible_filter
+from repohub.repos.access import viewer_kind, visible_clause, visible_filter
 from repohub.repos.cards import Card, parse_card, plain_text, summary
 from repohub.repos.context import Hub
 from repohub.repos.reading import peel, repo_refs
@@ -173,7 +175,10 @@ _sync_lock = threading.Lock()
 class _Memory:
     """What one hub's process remembers between searches (per hub: tests run two)."""
 
-    results: dict[tuple[object, ...], tuple[float, Results]] = field(default_factory=dict)
+    # (viewer, query) -> (when, index marks, results)
+    results: dict[tuple[object, ...], tuple[float, tuple[int, int], Results]] = field(
+        default_factory=dict
+    )
     facets: dict[tuple[str, str], tuple[float, list[str]]] = field(default_factory=dict)
 
 
@@ -184,16 +189,21 @@ def _memory(hub: Hub) -> _Memory:
     return _memories.setdefault(hub.sessions, _Memory())
 
 
+def _mark_columns() -> list[ScalarSelect[Any]]:
+    return [
+        select(SearchSync.push_log_id).where(SearchSync.id == 1).scalar_subquery(),
+        select(SearchSync.repo_id).where(SearchSync.id == 1).scalar_subquery(),
+        select(func.max(PushLogEntry.id)).scalar_subquery(),
+        select(func.max(Repo.id)).scalar_subquery(),
+    ]
+
+
+_MARKS = select(*_mark_columns())
+
+
 def _marks(session: Session) -> tuple[int, int, int, int]:
     """(indexed push-log id, indexed repo id, newest push-log id, newest repo id)."""
-    row = session.execute(
-        select(
-            select(SearchSync.push_log_id).where(SearchSync.id == 1).scalar_subquery(),
-            select(SearchSync.repo_id).where(SearchSync.id == 1).scalar_subquery(),
-            select(func.max(PushLogEntry.id)).scalar_subquery(),
-            select(func.max(Repo.id)).scalar_subquery(),
-        )
-    ).one()
+    row = session.execute(_MARKS).one()
     return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
 
 
@@ -279,35 +289,49 @@ def _validate(query: SearchQuery) -> None:
 def search(hub: Hub, identity: Identity, query: SearchQuery) -> Results:
     """One page of the repos `identity` may read that match `query`.
 
-    Results are remembered for RESULTS_TTL seconds per (viewer, query, index marks): a push
-    or a new repo moves the marks, so it is never missed. A remembered page is served only
-    after one query confirms that every hit still exists and is still visible to `identity`;
-    likes and download counts may lag by the TTL.
+    Results are remembered for RESULTS_TTL seconds per (viewer, query). A remembered page is
+    served only after one query confirms that the index is where it was (a push or a new repo
+    moves its marks, so neither is ever missed) and that every hit still exists and is still
+    visible to `identity`; likes and download counts may lag by the TTL.
     """
     _validate(query)
-    marks = sync_index(hub)
     remembered = _memory(hub).results
-    key = (identity.user_id, identity.is_admin, query, marks)
+    key = (identity.user_id, identity.is_admin, query)
     cached = remembered.get(key)
     fresh = cached is not None and time.monotonic() - cached[0] < RESULTS_TTL
-    if cached is not None and fresh and _still_visible(hub, identity, cached[1].hits):
-        return cached[1]
+    if cached is not None and fresh and _still_valid(hub, identity, cached[1], cached[2].hits):
+        return cached[2]
+    marks = sync_index(hub)
     results = _run(hub, identity, query)
-    remembered[key] = (time.monotonic(), results)
+    remembered[key] = (time.monotonic(), marks, results)
     while len(remembered) > RESULTS_SIZE:
         remembered.pop(next(iter(remembered)))
     return results
 
 
-def _still_visible(hub: Hub, identity: Identity, hits: tuple[Hit, ...]) -> bool:
-    if not hits:
-        return True
-    ids = [h.id for h in hits]
+def _still_valid(
+    hub: Hub, identity: Identity, marks: tuple[int, int], hits: tuple[Hit, ...]
+) -> bool:
+    kind = viewer_kind(identity)
+    params = {"ids": [h.id for h in hits], "viewer_id": identity.user_id}
     with hub.sessions() as session:
-        seen = session.scalar(
-            select(func.count()).select_from(Repo).where(Repo.id.in_(ids), visible_filter(identity))
-        )
-    return seen == len(ids)
+        row = session.execute(_validity_statement(kind), params).one()
+    push_mark, repo_mark, push_max, repo_max, seen = (int(v or 0) for v in row)
+    current = (push_mark, repo_mark) == marks and push_max <= push_mark and repo_max <= repo_mark
+    return current and seen == len(hits)
+
+
+@functools.cache
+def _validity_statement(kind: str) -> Select[Any]:
+    """The index marks and how many of `:ids` the viewer may read, built once per kind of
+    viewer: on a remembered search, building and keying a fresh statement took more CPU
+    than the database took to answer it."""
+    visible = (
+        select(func.count())
+        .select_from(Repo)
+        .where(Repo.id.in_(bindparam("ids", expanding=True)), visible_clause(kind))
+    )
+    return select(*_mark_columns(), visible.scalar_subquery())
 
 
 def _run(hub: Hub, identity: Identity, query: SearchQuery) -> Results:

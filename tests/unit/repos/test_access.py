@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from repohub.auth.identity import ANONYMOUS, Identity
 from repohub.db.models import Account, Base, Collaborator, Membership, Network, Repo
 from repohub.errors import PermissionDenied, RepoNotFound
-from repohub.repos.access import Access, access_level, require, visible_filter
+from repohub.repos.access import (
+    Access,
+    access_level,
+    require,
+    viewer_kind,
+    visible_clause,
+    visible_filter,
+)
 
 
 @pytest.fixture
@@ -82,6 +89,16 @@ def test_listing_filter_agrees_with_access_level(session: Session) -> None:
         visible = set(session.scalars(select(Repo.name).where(visible_filter(identity))))
         expected = {r.name for r in repos if access_level(session, identity, r) >= Access.READ}
         assert visible == expected, identity
+
+
+def test_prepared_clause_agrees_with_access_level(session: Session) -> None:
+    """The clause hot statements are built from once, with the viewer as a parameter."""
+    identities, repos = _world(session)
+    for identity in identities:
+        clause = visible_clause(viewer_kind(identity))
+        found = session.scalars(select(Repo.name).where(clause), {"viewer_id": identity.user_id})
+        expected = {r.name for r in repos if access_level(session, identity, r) >= Access.READ}
+        assert set(found) == expected, identity
 
 
 def test_levels(session: Session) -> None:
