@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,6 +109,11 @@ class Sessions(sessionmaker[Session]):
         self.engines = (engine,) if reader is None else (engine, reader)
         self._writer_bind = engine.execution_options(**{WRITER_OPTION: True})
         event.listen(self.class_, "before_flush", _refuse_reader_flush)
+
+    def connect(self) -> Connection:
+        """A Core connection for reading, without a Session's bookkeeping: for the few hot
+        queries that return plain rows."""
+        return self.engines[-1].connect()
 
     def dispose(self) -> None:
         for engine in self.engines:

@@ -25,7 +25,18 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ScalarSelect, Select, and_, bindparam, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    ScalarSelect,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -313,25 +324,26 @@ def search(hub: Hub, identity: Identity, query: SearchQuery) -> Results:
 def _still_valid(
     hub: Hub, identity: Identity, marks: tuple[int, int], hits: tuple[Hit, ...]
 ) -> bool:
-    kind = viewer_kind(identity)
     params = {"ids": [h.id for h in hits], "viewer_id": identity.user_id}
-    with hub.sessions() as session:
-        row = session.execute(_validity_statement(kind), params).one()
+    with hub.sessions.connect() as conn:
+        statement = _validity_statement(viewer_kind(identity), conn.dialect.name)
+        row = conn.execute(statement, params).one()
     push_mark, repo_mark, push_max, repo_max, seen = (int(v or 0) for v in row)
     current = (push_mark, repo_mark) == marks and push_max <= push_mark and repo_max <= repo_mark
     return current and seen == len(hits)
 
 
 @functools.cache
-def _validity_statement(kind: str) -> Select[Any]:
+def _validity_statement(kind: str, dialect: str) -> Select[Any]:
     """The index marks and how many of `:ids` the viewer may read, built once per kind of
     viewer: on a remembered search, building and keying a fresh statement took more CPU
-    than the database took to answer it."""
-    visible = (
-        select(func.count())
-        .select_from(Repo)
-        .where(Repo.id.in_(bindparam("ids", expanding=True)), visible_clause(kind))
-    )
+    than the database took to answer it. PostgreSQL takes the ids as one array parameter,
+    so the SQL text never changes with their number."""
+    if dialect == "postgresql":
+        among = Repo.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+    else:
+        among = Repo.id.in_(bindparam("ids", expanding=True))
+    visible = select(func.count()).select_from(Repo).where(among, visible_clause(kind))
     return select(*_mark_columns(), visible.scalar_subquery())
 
 

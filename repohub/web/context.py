@@ -52,8 +52,18 @@ class Page:
     hub: Hub
     state: WebState
     identity: Identity
-    binding: str  # what this browser's CSRF tokens are bound to
+    known_binding: str | None  # what this browser's CSRF tokens are bound to, if it has one
     new_anon: bool = False  # the anonymous binding cookie must be set on the answer
+
+    @property
+    def binding(self) -> str:
+        """The CSRF binding; an anonymous browser without one gets one the first time a form
+        needs it. Pages without forms (and anonymous pages served from the page cache) so
+        set no cookie."""
+        if self.known_binding is None:
+            self.known_binding = sessions.new_anonymous_binding()
+            self.new_anon = True
+        return self.known_binding
 
     @property
     def me(self) -> str | None:
@@ -118,10 +128,7 @@ def page_of(request: Request) -> Page:
         token = sessions.session_token(state.sessions.secret, cookie)
         assert token is not None
         return Page(request, hub, state, identity, token)
-    anon = request.cookies.get(ANON_COOKIE)
-    if anon:
-        return Page(request, hub, state, identity, anon)
-    return Page(request, hub, state, identity, sessions.new_anonymous_binding(), new_anon=True)
+    return Page(request, hub, state, identity, request.cookies.get(ANON_COOKIE) or None)
 
 
 async def current_page(request: Request) -> Page:

@@ -64,7 +64,10 @@ def test_pages_are_inert_and_cookies_are_http_only(web: WebClient, make_user) ->
     assert home.headers["x-frame-options"] == "DENY"
     assert home.headers["x-content-type-options"] == "nosniff"
     assert "<script" not in home.text
-    anon_cookie = home.headers["set-cookie"].lower()
+    assert "set-cookie" not in home.headers  # no form on it, so no CSRF binding to set
+    form = web.get("/login")
+    anon_cookie = form.headers["set-cookie"].lower()
+    assert anon_cookie.startswith("rh_anon=")
     assert "httponly" in anon_cookie and "samesite=lax" in anon_cookie
 
     login = web.login(alice.name)
