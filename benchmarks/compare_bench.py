@@ -86,7 +86,7 @@ def time_in_process(settings, fixture, count: int) -> tuple[float, list[float]]:
 
     hub = Hub.build(settings)
     try:
-        service._git_parts.items.clear()  # a cold start for this process
+        service._git_parts.clear()  # a cold start for this process
         owner, name = fixture.repo.split("/")
         key = RepoKey("model", owner, name)
         times = []

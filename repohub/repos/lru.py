@@ -19,6 +19,10 @@ class Lru(Generic[V]):
         self._items: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def peek(self, key: Hashable) -> V | None:
         with self._lock:
             return self._items.get(key)
