@@ -107,9 +107,12 @@ def build_compare(
     with hub.sessions() as session:
         repo = get_repo(session, identity, key, Access.READ)
         a, b = resolve_sides(hub, session, identity, repo, base, head)
-        git = _git_parts.get(
-            (repo.network_id, a.sha, b.sha), lambda: _git_compare(hub, session, repo, a, b)
-        )
+        key = (repo.network_id, a.sha, b.sha)
+        git = _git_parts.peek(key)
+        if git is None:
+            git = _git_compare(hub, session, repo, a, b)
+            if _settled(git):
+                _git_parts.put(key, git)
         found = _reports_part(session, repo, a, b)
     return {
         "repo": repo.full_name,
@@ -134,6 +137,14 @@ def _git_compare(hub: Hub, session: Session, repo: Repo, a: Side, b: Side) -> di
         }
 
     return with_store(hub, repo.network_id, read)
+
+
+def _settled(git: dict[str, Any]) -> bool:
+    """Whether the git parts may be cached: not while a `.safetensors` side may not be read
+    yet (its LFS object not uploaded to the network), so a later view shows the tensor diff.
+    A header that is not valid safetensors stays an error: that never changes."""
+    changed = git["files"]["changed"]
+    return all("safetensors" in row for row in changed if str(row["path"]).endswith(".safetensors"))
 
 
 def _newest(session: Session, network_id: int, sha: str) -> dict[str, Report]:
