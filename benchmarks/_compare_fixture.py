@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save
 
+from benchmarks._server import owner_with_repo
+
 OWNER = "cmpbench"
 PASSWORD = "B3nch-pass"  # noqa: S105 - a throwaway account in a throwaway database
 CLASSES = [str(d) for d in range(10)]
@@ -174,19 +176,11 @@ def build_fixture(
     settings: Any, base_url: str, workdir: Path, *, files: int = 1000, tensors: int = 500
 ) -> Fixture:
     """Create the user and repo, push both commits, store both commits' reports."""
-    from repohub.auth.accounts import create_user
-    from repohub.auth.identity import Identity
-    from repohub.auth.tokens import create_token
     from repohub.repos.context import Hub
-    from repohub.repos.service import create_repo
 
     hub = Hub.build(settings)
     try:
-        with hub.sessions.begin() as session:
-            user = create_user(session, OWNER, email="cmp@example.com", password=PASSWORD)
-            token = create_token(session, user, scope="write").plaintext
-            identity = Identity(user.id, user.name, False, "write")
-        create_repo(hub, identity, name="compare", empty=True)
+        token = owner_with_repo(hub, OWNER, PASSWORD, "cmp@example.com", "compare")
         src = workdir / "compare-src"
         src.mkdir()
         _git(workdir, src, "init", "-q", "-b", "main")

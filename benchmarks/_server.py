@@ -34,6 +34,22 @@ class BenchError(RuntimeError):
     """A measurement could not be taken (a command failed or a check did not hold)."""
 
 
+def owner_with_repo(hub: Any, owner: str, password: str, email: str, repo: str) -> str:
+    """A user, its write token (returned) and an empty model repo of theirs, made through the
+    domain directly rather than over HTTP: setup, not part of what is measured."""
+    from repohub.auth.accounts import create_user
+    from repohub.auth.identity import Identity
+    from repohub.auth.tokens import create_token
+    from repohub.repos.service import create_repo
+
+    with hub.sessions.begin() as session:
+        user = create_user(session, owner, email=email, password=password)
+        token = create_token(session, user, scope="write").plaintext
+        identity = Identity(user.id, user.name, False, "write")
+    create_repo(hub, identity, name=repo, empty=True)
+    return token
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment minus GIT_*, REPOHUB_* and proxy settings, plus ``extra``."""
     env = {

@@ -42,6 +42,8 @@ if __package__ in (None, ""):  # also runnable as ``python benchmarks/web_bench.
 
 from sqlalchemy import create_engine, insert, select, text
 
+from benchmarks._server import owner_with_repo
+
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 TARGET_P99_MS = 100.0
 RENDER_TARGET_MS = 50.0
@@ -178,19 +180,11 @@ def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
 
 def push_big_repo(settings, base_url: str, workdir: Path) -> str:  # type: ignore[no-untyped-def]
     """A user, a write token and a model with 1,000 files (and a card) at its root."""
-    from repohub.auth.accounts import create_user
-    from repohub.auth.identity import Identity
-    from repohub.auth.tokens import create_token
     from repohub.repos.context import Hub
-    from repohub.repos.service import create_repo
 
     hub = Hub.build(settings)
     try:
-        with hub.sessions.begin() as session:
-            user = create_user(session, OWNER, email="bench@example.com", password=PASSWORD)
-            token = create_token(session, user, scope="write").plaintext
-            identity = Identity(user.id, user.name, False, "write")
-        create_repo(hub, identity, name="big", empty=True)
+        token = owner_with_repo(hub, OWNER, PASSWORD, "bench@example.com", "big")
     finally:
         hub.close()
     src = workdir / "big"
