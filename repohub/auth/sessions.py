@@ -266,8 +266,8 @@ def log_in(
     with sessions() as session:
         _check_throttle(session, config, login, client.ip)
         user = _find_login(session, login) if login else None
-    # The slow hash check runs outside any transaction; the writes then open their own, so
-    # SQLite never has to upgrade a read snapshot that another writer has since moved past.
+    # The slow hash check runs outside any transaction; the writes then open their own, which
+    # on SQLite holds the database's one write lock, for the inserts only.
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
     with sessions.begin() as session:
         session.add(LoginAttempt(login=login, ip=client.ip[:64], succeeded=ok))
@@ -321,7 +321,7 @@ def change_password(
     token = session_token(config.secret, cookie)
     keep = _digest(token) if token else ""
     new_hash = hash_password(new)
-    with sessions.begin() as session:  # writes only: see log_in on SQLite snapshots
+    with sessions.begin() as session:  # writes only, the hash done: see log_in
         session.execute(update(Account).where(Account.id == user_id).values(password_hash=new_hash))
         session.execute(
             update(WebSession)

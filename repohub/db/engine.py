@@ -105,24 +105,25 @@ class Sessions(sessionmaker[Session]):
     """
 
     def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
-        super().__init__(bind=reader or engine, expire_on_commit=False)
-        self.engines = (engine,) if reader is None else (engine, reader)
-        self._writer_bind = engine.execution_options(**{WRITER_OPTION: True})
+        self.engine = engine
+        self.reader = reader or engine
+        super().__init__(bind=self.reader, expire_on_commit=False)
+        self.writer = engine.execution_options(**{WRITER_OPTION: True})
         event.listen(self.class_, "before_flush", _refuse_reader_flush)
 
     def connect(self) -> Connection:
         """A Core connection for reading, without a Session's bookkeeping: for the few hot
         queries that return plain rows."""
-        return self.engines[-1].connect()
+        return self.reader.connect()
 
     def dispose(self) -> None:
-        for engine in self.engines:
-            engine.dispose()
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
 
     @contextmanager
     def begin(self) -> Iterator[Session]:  # type: ignore[override]
-        writer = self(bind=self._writer_bind, info={WRITER_OPTION: True})
-        with writer as session, session.begin():
+        with self(bind=self.writer) as session, session.begin():
             yield session
 
 
@@ -131,7 +132,7 @@ class ReadOnlySession(RuntimeError):
 
 
 def _refuse_reader_flush(session: Session, _context, _instances) -> None:  # type: ignore[no-untyped-def]
-    if not session.info.get(WRITER_OPTION):
+    if not session.get_bind().get_execution_options().get(WRITER_OPTION):
         raise ReadOnlySession("changes belong in a unit of work: use `with sessions.begin()`")
 
 

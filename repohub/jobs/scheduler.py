@@ -37,10 +37,10 @@ from repohub.repos.context import Hub
 logger = logging.getLogger(__name__)
 Send = Callable[[int, str, str, int], None]  # job id, dispatch token, queue, priority
 LEASE = "scheduler"
-# A holder renews once every half lease: on SQLite every committed write can make another
-# writer's transaction retry, so an idle scheduler writes twice a minute and no more. A dead
-# holder's lease passes to another worker after a minute; a worker that `serve` restarts keeps
-# its holder name and takes its lease back at once.
+# A holder renews once every half lease: on SQLite every write takes the database's one write
+# lock, which every other writer then waits for, so an idle scheduler writes twice a minute.
+# A dead holder's lease passes to another worker after a minute; a worker that `serve`
+# restarts keeps its holder name and takes its lease back at once.
 LEASE_TIME = timedelta(seconds=60)
 RENEW_BEFORE = timedelta(seconds=30)
 REDISPATCH_AFTER = timedelta(minutes=10)  # a message lost with its worker is sent again

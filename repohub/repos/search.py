@@ -20,6 +20,7 @@ import functools
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -215,8 +216,16 @@ _MARKS = select(*_mark_columns())
 
 def _marks(session: Session) -> tuple[int, int, int, int]:
     """(indexed push-log id, indexed repo id, newest push-log id, newest repo id)."""
-    row = session.execute(_MARKS).one()
-    return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
+    return _ints(session.execute(_MARKS).one())  # type: ignore[return-value]
+
+
+def _ints(row: Sequence[int | None]) -> tuple[int, ...]:
+    return tuple(int(v or 0) for v in row)
+
+
+def _caught_up(push_mark: int, repo_mark: int, push_max: int, repo_max: int) -> bool:
+    """Whether the index holds every push and every repo there is."""
+    return push_max <= push_mark and repo_max <= repo_mark
 
 
 def sync_index(hub: Hub) -> tuple[int, int]:
@@ -227,14 +236,14 @@ def sync_index(hub: Hub) -> tuple[int, int]:
     with many unindexed repos catches up over several calls instead of stalling one request.
     """
     with hub.sessions() as session:
-        push_mark, repo_mark, push_max, repo_max = _marks(session)
-    if push_max <= push_mark and repo_max <= repo_mark:
-        return push_mark, repo_mark
+        found = _marks(session)
+    if _caught_up(*found):
+        return found[:2]
     with _sync_lock:
-        # Read and build the rows first, then write them in a transaction that only writes:
-        # on SQLite a transaction that read before another writer committed cannot write.
+        # Read and build the rows first (cards are read from git), then write them: the write
+        # transaction, and on SQLite its lock on the whole database, lasts only the upserts.
         with hub.sessions() as session:
-            push_mark, repo_mark, push_max, repo_max = _marks(session)
+            push_mark, repo_mark = _marks(session)[:2]
             pushes = session.execute(
                 select(PushLogEntry.id, PushLogEntry.repo_id)
                 .where(PushLogEntry.id > push_mark)
@@ -328,9 +337,8 @@ def _still_valid(
     with hub.sessions.connect() as conn:
         statement = _validity_statement(viewer_kind(identity), conn.dialect.name)
         row = conn.execute(statement, params).one()
-    push_mark, repo_mark, push_max, repo_max, seen = (int(v or 0) for v in row)
-    current = (push_mark, repo_mark) == marks and push_max <= push_mark and repo_max <= repo_mark
-    return current and seen == len(hits)
+    *found, seen = _ints(row)
+    return tuple(found[:2]) == marks and _caught_up(*found) and seen == len(hits)
 
 
 @functools.cache
