@@ -82,3 +82,19 @@ class SizeMismatch(Unprocessable):
         super().__init__(f"size mismatch: expected {expected} bytes, got {got}")
         self.expected = expected
         self.got = got
+
+
+class ServiceUnavailable(RepoHubError):
+    """A service RepoHub stands on (its database, its storage) does not answer right now:
+    the request may succeed when it is retried, so it is a 503, never a 500."""
+
+    status_code = 503
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__("service unavailable: the database cannot be reached; try again shortly")
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The blob store (S3 or the local blob directory) refused or failed an operation."""

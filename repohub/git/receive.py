@@ -29,6 +29,7 @@ from dulwich.protocol import (
 )
 from dulwich.server import ReceivePackHandler
 
+from repohub.errors import StorageUnavailable
 from repohub.git.policy import RepoRules, check_update
 from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
 from repohub.objects.packerrors import InvalidPack
@@ -114,15 +115,25 @@ class HubReceivePackHandler(ReceivePackHandler):
                     max_bytes=self.push.max_pack_bytes,
                 )
             except InvalidPack as exc:
-                reason = str(exc).replace("\n", " ")[:400]
-                return [(b"unpack", reason.encode())] + [
-                    (c.ref, b"unpacker error") for c in commands
-                ]
+                return _refused(commands, str(exc), "unpacker error")
+            except StorageUnavailable as exc:
+                return self._storage_down(commands, exc)
         try:
             return [(b"unpack", b"ok"), *self._update(commands, incoming)]
+        except StorageUnavailable as exc:  # raised before any ref moved (see `_update`)
+            return self._storage_down(commands, exc)
         finally:
             if incoming is not None:
                 incoming.discard()
+
+    def _storage_down(
+        self, commands: list[RefUpdate], exc: StorageUnavailable
+    ) -> list[tuple[bytes, bytes]]:
+        """The server's storage failed, not the pusher's bytes: say so, and log it."""
+        logger.warning("push refused, storage unavailable: %s", exc.message)
+        message = f"storage unavailable: {exc.message}"
+        self._remote(f"error: {message}; nothing was changed, push again later")
+        return _refused(commands, message, "storage unavailable")
 
     def _update(
         self, commands: list[RefUpdate], incoming: IncomingPack | None
@@ -147,7 +158,11 @@ class HubReceivePackHandler(ReceivePackHandler):
             verdicts.update(results)
             moved = [c for c in allowed if results.get(c.ref) is None]
             if moved:
-                self.push.post_receive(moved)
+                try:
+                    self.push.post_receive(moved)
+                except StorageUnavailable as exc:  # the refs moved: the push itself succeeded
+                    logger.warning("post-receive: storage unavailable: %s", exc.message)
+                    self._remote(f"warning: post-receive skipped: storage unavailable: {exc}")
         for message in self.push.messages:
             self._remote(message)
         return _statuses(commands, verdicts)
@@ -181,6 +196,12 @@ def _write_status(
         else:
             write(b"ng " + name + b" " + msg + b"\n")
     write(None)
+
+
+def _refused(commands: list[RefUpdate], reason: str, per_ref: str) -> list[tuple[bytes, bytes]]:
+    """The whole push fails at the unpack step: `reason` is what git prints as the cause."""
+    unpack = reason.replace("\n", " ")[:400].encode()
+    return [(b"unpack", unpack)] + [(c.ref, per_ref.encode()) for c in commands]
 
 
 def _statuses(

@@ -9,24 +9,43 @@ a pack.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from botocore.exceptions import BotoCoreError, ClientError
 from dulwich.object_store import BucketBasedObjectStore
 from dulwich.objects import ShaFile
 from dulwich.pack import Pack, iter_sha1, write_pack_index
 
+from repohub.errors import StorageUnavailable
 from repohub.objects.blobstore import BlobStore
 from repohub.objects.packerrors import InvalidPack
 from repohub.objects.packindex import index_pack_stream
 
+logger = logging.getLogger(__name__)
 PACK_NAME_LEN = len("pack-") + 40
+# What a blob store raises when it, not the pack, is at fault: S3 unreachable or refusing
+# (botocore), a local blob directory that cannot be written (OSError). A missing blob is
+# NotFound, which the store raises itself and which stays a KeyError-like "lacks objects".
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
+@contextmanager
+def _storage(doing: str) -> Iterator[None]:
+    """Blob store failures become StorageUnavailable naming what was being done, so a pusher
+    is told the storage failed rather than that the bytes they sent were bad."""
+    try:
+        yield
+    except STORAGE_ERRORS as exc:
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise StorageUnavailable(f"could not {doing} ({type(exc).__name__}: {detail})") from exc
 
 
 @dataclass
@@ -88,7 +107,8 @@ class NetworkObjectStore(BucketBasedObjectStore):
 
     # -- the four methods of the seam -------------------------------------------------
     def _iter_pack_names(self) -> Iterator[str]:
-        names = {i.key[len(self._prefix) :] for i in self._blobs.list(self._prefix)}
+        with _storage("list the packs"):
+            names = {i.key[len(self._prefix) :] for i in self._blobs.list(self._prefix)}
         for name in names:
             if name.endswith(".idx") and name[: -len(".idx")] + ".pack" in names:
                 yield name[: -len(".idx")]
@@ -99,7 +119,8 @@ class NetworkObjectStore(BucketBasedObjectStore):
             for ext in (".pack", ".idx"):
                 target = base.with_name(name + ext)
                 if not target.exists():
-                    self._blobs.download_to(self._prefix + name + ext, str(target))
+                    with _storage(f"fetch {name}{ext}"):
+                        self._blobs.download_to(self._prefix + name + ext, str(target))
         return Pack(str(base), object_format=self.object_format)
 
     def _upload_pack(self, basename: str, pack_file, index_file) -> None:  # type: ignore[no-untyped-def]
@@ -119,13 +140,21 @@ class NetworkObjectStore(BucketBasedObjectStore):
         return list(self._iter_cached_packs())
 
     def refresh(self) -> None:
+        """Pick up packs other nodes stored. While the blob store does not answer, the packs
+        this node has cached still serve (a fetch of known objects works); what needs the
+        store itself (a pack not cached here, storing a pushed pack) raises
+        StorageUnavailable in its turn, where the caller can tell the user."""
         with self._lock:
-            self._update_pack_cache()
+            try:
+                self._update_pack_cache()
+            except StorageUnavailable as exc:
+                logger.warning("git objects of network %d: %s", self.network_id, exc.message)
 
     def adopt_pack(self, basename: str, pack_path: Path, index_path: Path) -> None:
         """Store a finished pack: blobs first (`.idx` last), then the local cache."""
-        self._blobs.put_file(self._prefix + basename + ".pack", str(pack_path))
-        self._blobs.put_file(self._prefix + basename + ".idx", str(index_path))
+        with _storage("store the pack"):
+            self._blobs.put_file(self._prefix + basename + ".pack", str(pack_path))
+            self._blobs.put_file(self._prefix + basename + ".idx", str(index_path))
         final = self.cache_dir / basename
         pack_path.replace(final.with_name(basename + ".pack"))
         index_path.replace(final.with_name(basename + ".idx"))
@@ -158,7 +187,8 @@ class NetworkObjectStore(BucketBasedObjectStore):
         """Read a (possibly thin) pack from the wire into quarantine, index and complete it.
 
         Raises InvalidPack with a message for the pusher when the bytes are not a pack,
-        are truncated, fail their checksums, or delta against objects the network lacks.
+        are truncated, fail their checksums, or delta against objects the network lacks;
+        StorageUnavailable when the blob store failed while resolving a thin pack's bases.
         """
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix="incoming-", suffix=".pack")
         path = Path(tmp)
@@ -166,14 +196,14 @@ class NetworkObjectStore(BucketBasedObjectStore):
             with os.fdopen(fd, "w+b") as f:
                 entries, pack_sha = self._copy_and_index(f, read_some or read_all, max_bytes)
             return self._finish_incoming(path, entries, pack_sha)
-        except InvalidPack:
+        except (InvalidPack, StorageUnavailable):
             path.unlink(missing_ok=True)
             raise
         except KeyError as exc:
             path.unlink(missing_ok=True)
             raise InvalidPack(f"pack refers to objects this repository lacks: {exc}") from exc
-        except Exception as exc:
-            path.unlink(missing_ok=True)
+        except Exception as exc:  # the parser or dulwich choked on the bytes; the blob store
+            path.unlink(missing_ok=True)  # cannot be at fault here: its errors arrive above
             raise InvalidPack(f"malformed pack: {exc}") from exc
 
     def _copy_and_index(
