@@ -5,12 +5,21 @@ The one place where domain errors become HTTP for the JSON API.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from repohub.errors import RepoHubError
+from repohub.errors import DatabaseUnavailable, RepoHubError
+
+logger = logging.getLogger(__name__)
+# What SQLAlchemy raises when the database, not the query, is at fault: refused or dropped
+# connections, "database is locked" beyond SQLite's busy timeout, an exhausted pool.
+DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeout)
 
 
 def _header_text(message: str) -> str:
@@ -32,6 +41,25 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.message, exc.error_code, extra)
 
 
+def database_unavailable(exc: Exception) -> DatabaseUnavailable | None:
+    """The 503 for a database outage (the driver's words go to the log, not the client);
+    None for an error SQLite files as "operational" but that is a bug (no such table)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip()
+    if isinstance(exc, OperationalError) and (
+        detail.startswith(("no such ", "near ")) or "syntax error" in detail
+    ):
+        return None
+    logger.warning("database unavailable: %s", detail.splitlines()[0] if detail else type(exc))
+    return DatabaseUnavailable()
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    outage = database_unavailable(exc)
+    if outage is None:
+        raise exc
+    return await _domain_error(request, outage)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     parts = []
@@ -48,5 +76,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RepoHubError, _domain_error)
+    for outage in DATABASE_DOWN:
+        app.add_exception_handler(outage, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

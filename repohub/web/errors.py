@@ -17,8 +17,10 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from repohub.errors import NotFound, RepoHubError, Unauthenticated
-from repohub.web.context import page_of
+from repohub.api.errors import DATABASE_DOWN, database_unavailable
+from repohub.auth.identity import ANONYMOUS
+from repohub.errors import NotFound, RepoHubError, ServiceUnavailable, Unauthenticated
+from repohub.web.context import Page, page_of, web_state
 
 TITLES = {
     400: "That did not work",
@@ -27,6 +29,7 @@ TITLES = {
     409: "Already exists",
     422: "That did not work",
     429: "Too many attempts",
+    503: "Service unavailable",
 }
 NOT_FOUND_TEXT = "This page does not exist, or you do not have access to it."
 
@@ -38,6 +41,13 @@ def error_page(request: Request, status: int, message: str) -> Response:
     status = 403 if status == 401 else status
     title = TITLES.get(status, "Something went wrong")
     return page.render("error.html", status=status, code=status, title=title, message=message)
+
+
+def outage_page(request: Request, exc: ServiceUnavailable) -> Response:
+    """Rendered for anyone as anonymous: who is logged in is itself read from the database."""
+    page = Page(request, request.app.state.hub, web_state(request), ANONYMOUS, None)
+    title = TITLES[503]
+    return page.render("error.html", status=503, code=503, title=title, message=exc.message)
 
 
 def _page_for(request: Request, exc: RepoHubError) -> Response:
@@ -61,6 +71,11 @@ class HtmlRoute(APIRoute):
                 if request.url.path.startswith("/api/"):
                     raise
                 return await run_in_threadpool(_page_for, request, exc)
+            except DATABASE_DOWN as exc:
+                outage = database_unavailable(exc)
+                if outage is None or request.url.path.startswith("/api/"):
+                    raise
+                return await run_in_threadpool(outage_page, request, outage)
 
         return render_errors
 
