@@ -3,9 +3,11 @@
 `repohub worker` runs Celery with a thread pool (a task only watches its run, which is a
 process of its own) and the scheduler that dispatches queued jobs and reaps lost ones. The
 forkserver runs start from (and its torch import) starts with the first job, so an idle
-worker beside `repohub serve` costs little. `repohub serve` starts one such worker as a child
-process (`embedded_worker`) and restarts it if it dies, so a one-machine install trains
-without any outside service.
+worker beside `repohub serve` costs little. At start a worker probes, in a child process,
+whether torch imports; one that cannot run jobs says so in one log line, takes no jobs and
+runs only the scheduler, and its row in `job_workers` tells every scheduler so.
+`repohub serve` starts one such worker as a child process (`embedded_worker`) and restarts
+it if it dies, so a one-machine install trains without any outside service.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def run_worker(
 
     `name` identifies the worker (Celery node name, scheduler lease holder); a worker that
     replaces a dead one under the same name takes its scheduler lease back at once."""
+    from repohub.jobs import workers
     from repohub.jobs.celery_app import make_celery, sender
     from repohub.jobs.scheduler import Scheduler
     from repohub.jobs.tasks import register
@@ -50,16 +53,25 @@ def run_worker(
     app = make_celery(settings)
     register(app, hub)
     name = name or f"repohub-{os.getpid()}@{socket.gethostname()}"
+    queues = queues or settings.worker_queues
     stop = threading.Event()
     scheduler = Scheduler(hub, sender(app), name)
     threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True).start()
+    reason = workers.probe_training()
+    listed = tuple(q.strip() for q in queues.split(",") if q.strip())
+    me = workers.Me(name, socket.gethostname(), os.getpid(), listed, reason)
+    presence = workers.Presence(hub, me).start(stop)
     try:
+        if reason is not None:
+            logger.error("this worker cannot run training jobs: %s", reason)
+            _idle_until_stopped(stop)
+            return
         app.worker_main(
             [
                 "worker",
                 "--pool=threads",
                 f"--concurrency={concurrency or settings.worker_concurrency}",
-                f"--queues={queues or settings.worker_queues}",
+                f"--queues={queues}",
                 f"--hostname={name}",
                 "--without-mingle",
                 "--without-gossip",
@@ -69,7 +81,17 @@ def run_worker(
         )
     finally:
         stop.set()
+        presence.join(timeout=STOP_GRACE)
         hub.close()
+
+
+def _idle_until_stopped(stop: threading.Event) -> None:
+    """A worker that takes no jobs still schedules (and beats) until SIGTERM/SIGQUIT/SIGINT:
+    it does not exit, so `serve` does not restart it over and over."""
+    for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: stop.set())
+    while not stop.wait(1.0):
+        pass
 
 
 def die_with_parent(expected_parent: int) -> None:

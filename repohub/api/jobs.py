@@ -69,6 +69,7 @@ def job_json(job: Job, repo: Repo, user: str | None, *, full: bool = False) -> d
         "workerPid": job.worker_pid,
         "progress": job.progress or {},
         "error": job.error or None,
+        "waitingReason": (job.waiting_reason or None) if job.state == "queued" else None,
         "createdAt": _date(job.created_at),
         "startedAt": _date(job.started_at),
         "heartbeatAt": _date(job.heartbeat_at),

@@ -66,6 +66,9 @@ class Job(Base):
     worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # Why a queued job is not sent to a worker yet (no live worker can run it); the scheduler
+    # sets it and clears it when it dispatches the job.
+    waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -126,3 +129,23 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class JobWorker(Base):
+    """A job worker that is (or lately was) alive, and what it can run: the scheduler sends
+    jobs only to queues a live worker able to run them takes from, on whatever machine.
+
+    A worker writes its row at start (after probing whether it can import torch), beats
+    `seen_at` while it runs and deletes the row when it stops; a row not seen for a job
+    heartbeat timeout belongs to a dead worker and counts for nothing."""
+
+    __tablename__ = "job_workers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(255))  # comma-separated, as configured
+    can_train: Mapped[bool] = mapped_column(Boolean)  # torch imports: it can run train/eval/ab
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it cannot, when it cannot
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

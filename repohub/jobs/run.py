@@ -4,8 +4,9 @@ This is the body of the Celery task. It is the only place `repohub.jobs` reaches
 `repohub.train` (the spec check, inside `execute`), so importing the jobs package (as the API
 does) never loads torch. Every way a job can end is written to its row here: a bad spec or
 input fails it at once with a message naming the field, a cancel kills the run, a run over
-its memory or time limit is killed and fails; an unexpected error fails the job and leaves
-the worker running.
+its memory or time limit is killed and fails; a run that dies without a result (a signal,
+an exit, an import that fails) fails with its exit status and the end of its stderr; an
+unexpected error fails the job and leaves the worker running.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def supervise(hub: Hub, prepared: Prepared, recorder: Recorder) -> dict[str, Any
     from repohub.train.events import RESULT_FILE  # torch-free; train is reached only here
 
     settings = hub.settings
-    run = RunProcess(prepared.request)
+    run = RunProcess(prepared.request, Path(prepared.request["output_dir"]).parent)
     deadline = time.monotonic() + settings.job_time_limit
     next_beat = 0.0
     try:
@@ -228,9 +229,10 @@ def supervise(hub: Hub, prepared: Prepared, recorder: Recorder) -> dict[str, Any
         run.close()
     if recorder.error is not None:
         raise Stop(states.FAILED, recorder.error)
-    if not recorder.done:
-        code = run.process.exitcode
-        raise Stop(states.FAILED, f"the run process died (exit code {code})")
+    if not recorder.done:  # it died without a word: its exit status and stderr say why
+        ending = run.ending()
+        logger.warning("job %d: %s", recorder.job_id, ending)
+        raise Stop(states.FAILED, ending)
     return json.loads((Path(prepared.request["output_dir"]) / RESULT_FILE).read_text())
 
 

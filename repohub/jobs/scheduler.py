@@ -8,7 +8,9 @@ there are. Each pass:
    attempts remain, else fail;
 2. settles jobs that wait for another job (an eval after its train) once that one ended;
 3. dispatches queued jobs, highest priority first, while their user has fewer than
-   `jobs_per_user` jobs running or dispatched on that resource class, to its Celery queue.
+   `jobs_per_user` jobs running or dispatched on that resource class, to its Celery queue,
+   if a live worker that can run jobs takes from that queue (see `workers`); a job no such
+   worker could take stays queued, its `waiting_reason` saying why, not sent to be lost.
 
 Celery never decides anything: a message carries a job id and a dispatch token, and a worker
 runs the job only if it can claim the row with that token.
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from repohub.db.jobs import Job, JobLogLine, SchedulerLease
 from repohub.db.models import utcnow
-from repohub.jobs import states
+from repohub.jobs import states, workers
 from repohub.jobs.wakeup import Waiter
 from repohub.repos.context import Hub
 
@@ -124,15 +126,16 @@ class Scheduler:
         before = aliased(Job)
         with self.hub.sessions.begin() as session:
             rows = session.execute(
-                select(Job.id, before.id, before.kind, before.state)
+                select(Job.id, before.id, before.kind, before.state, before.error)
                 .join(before, Job.depends_on_id == before.id)
                 .where(
                     Job.state == states.QUEUED, before.state.in_([states.FAILED, states.CANCELLED])
                 )
             ).all()
-            for job_id, before_id, kind, state in rows:
-                reason = f"not run: {kind} job {before_id} {state}"
-                states.fail_queued(session, job_id, states.CANCELLED, reason)
+            for job_id, before_id, kind, state, error in rows:
+                states.fail_queued(
+                    session, job_id, states.CANCELLED, _not_run(kind, before_id, state, error)
+                )
 
     def dispatch(self) -> None:
         sent = 0
@@ -165,12 +168,22 @@ class Scheduler:
                 .order_by(Job.priority.desc(), Job.id.asc())
                 .limit(BATCH)
             ).all()
+            alive = workers.live(
+                session, workers.liveness_window(self.settings.job_heartbeat_timeout)
+            )
+            reasons = workers.waiting_reasons(alive, {job.queue for job in candidates})
             chosen = []
             for job in candidates:
+                if reasons[job.queue]:  # no worker could run it: it waits here, saying why
+                    if job.waiting_reason != reasons[job.queue]:
+                        states.set_waiting(session, job.id, reasons[job.queue])
+                    continue
                 resend = job.dispatched_at is not None  # its message was lost with a worker
                 slot = (job.user_id, job.queue)
                 full = job.user_id is not None and busy[slot] >= self.settings.jobs_per_user
                 if full and not resend:
+                    if job.waiting_reason:  # a worker is back; the user's own limit holds it
+                        states.set_waiting(session, job.id, "")
                     continue
                 if resend:
                     states.undispatch(session, job.id, job.dispatch_token or "")
@@ -180,6 +193,12 @@ class Scheduler:
                         busy[slot] += 1
                     chosen.append((job.id, job.queue, job.priority, token))
         return chosen
+
+
+def _not_run(kind: str, before_id: int, state: str, error: str | None) -> str:
+    """Why a dependent job never ran: its prerequisite and that one's own first line."""
+    why = (error or "").strip().splitlines()[0][:300] if (error or "").strip() else ""
+    return f"not run: its {kind} job {before_id} {state}" + (f": {why}" if why else "")
 
 
 def _busy_per_user(session: Session) -> Counter[tuple[int | None, str]]:

@@ -44,7 +44,13 @@ def dispatch(session: Session, job_id: int, token: str) -> bool:
         [Job.state == QUEUED, Job.dispatched_at.is_(None)],
         dispatched_at=utcnow(),
         dispatch_token=token,
+        waiting_reason="",
     )
+
+
+def set_waiting(session: Session, job_id: int, reason: str) -> None:
+    """Say why a queued job is not dispatched ("" once nothing holds it back)."""
+    _cas(session, job_id, [Job.state == QUEUED], waiting_reason=reason)
 
 
 def undispatch(session: Session, job_id: int, token: str) -> None:

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import User
@@ -52,7 +53,8 @@ def test_a_bad_spec_fails_at_once_naming_the_field_and_the_worker_goes_on(
     assert failed["state"] == "failed"
     assert failed["error"] == "train.params.base_lr: must be a number, got 'fast'"
     skipped = wait_for(api, jobs["eval"]["id"])
-    assert skipped["state"] == "cancelled" and skipped["error"].startswith("not run: train job")
+    assert skipped["state"] == "cancelled"
+    assert skipped["error"] == f"not run: its train job {failed['id']} failed: {failed['error']}"
     retried = api.post(f"/api/jobs/{failed['id']}/retry", headers=alice.auth)
     assert retried.status_code == 200 and retried.json()["state"] == "queued"
     again = wait_for(api, failed["id"], until=lambda j: j["attempts"] == 2)
@@ -284,3 +286,56 @@ def test_a_pickle_payload_in_a_pt_file_never_runs(
     )
     assert "weights_only=True" in failed["error"]
     assert not marker.exists(), "the pickle's code ran"
+
+
+def _run_processes(worker_pid: int) -> list[psutil.Process]:
+    """The runs a worker watches: children of its forkserver (itself a child of the worker)."""
+    runs = []
+    for child in psutil.Process(worker_pid).children():
+        if "forkserver" in " ".join(child.cmdline()):
+            runs += child.children()
+    return runs
+
+
+def test_a_run_killed_by_a_signal_fails_naming_it_and_the_worker_goes_on(
+    hub_server: Server,
+    api: httpx.Client,
+    new_user,
+    new_repo,
+    git: Git,
+    public_datasets: Datasets,
+    tmp_path: Path,
+) -> None:
+    """The run dies under its worker (the kernel's OOM killer, a crash): the job fails with
+    the signal's name, its eval says why it never ran, and the same worker takes the next."""
+    alice = new_user("alice")
+    model = new_repo(alice)
+    spec = spec_yaml(public_datasets.tiny, params=LONG)
+    _push_model(hub_server, git, alice, model, tmp_path, {"repohub.yaml": spec})
+    jobs = _jobs(api, model)
+    running = wait_for(
+        api, jobs["train"]["id"], ("running",), until=lambda j: j["progress"].get("step")
+    )
+    runs = _run_processes(running["workerPid"])
+    assert len(runs) == 1, runs
+    runs[0].send_signal(signal.SIGKILL)
+
+    failed = wait_for(api, running["id"])
+    assert failed["state"] == "failed"
+    assert failed["error"].startswith("the run process was killed by SIGKILL"), failed["error"]
+    assert "killed by SIGKILL" in api.get(f"/api/jobs/{running['id']}/logs").text
+    page = api.get(f"/jobs/{running['id']}").text
+    assert "the run process was killed by SIGKILL" in page
+    skipped = wait_for(api, jobs["eval"]["id"])
+    assert skipped["state"] == "cancelled"
+    assert skipped["error"].startswith(
+        f"not run: its train job {running['id']} failed: the run process was killed by SIGKILL"
+    )
+
+    assert psutil.pid_exists(running["workerPid"]), "the worker goes on"
+    again = api.post(f"/api/jobs/{running['id']}/retry", headers=alice.auth)
+    assert again.status_code == 200, again.text
+    rerun = wait_for(api, running["id"], ("running",), until=lambda j: j["attempts"] == 2)
+    assert rerun["workerPid"] == running["workerPid"], "the same worker took it"
+    api.post(f"/api/jobs/{running['id']}/cancel", headers=alice.auth)
+    assert wait_for(api, running["id"])["state"] == "cancelled"

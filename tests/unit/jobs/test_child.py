@@ -73,3 +73,21 @@ def test_kill_ends_the_run_process(dataset: Path, tmp_path: Path) -> None:
         assert run.process.exitcode == -9
     finally:
         run.close()
+    assert run.exitcode == -9
+    assert run.ending().startswith("the run process was killed by SIGKILL")
+
+
+def test_a_run_that_dies_at_start_leaves_its_exit_code_and_stderr(tmp_path: Path) -> None:
+    """The run's first frame fails (as an import that fails would): nothing arrives on its
+    pipe, so its exit code and the end of its stderr are all that explain it."""
+    run = RunProcess({"kind": "train", "no_such_field": 1}, tmp_path)
+    try:
+        assert _until_final(run) == []
+    finally:
+        run.close()
+    assert run.exitcode == 1
+    ending = run.ending()
+    assert ending.startswith("the run process exited with code 1, before reporting a result")
+    assert "TypeError" in run.stderr_tail and "no_such_field" in run.stderr_tail
+    assert len(run.stderr_tail.splitlines()) <= 20
+    assert not list(tmp_path.glob("*.stderr")), "its stderr file is removed"

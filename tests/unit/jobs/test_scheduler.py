@@ -13,11 +13,11 @@ from sqlalchemy import update
 from repohub.auth.accounts import create_user
 from repohub.auth.identity import Identity
 from repohub.config import Settings
-from repohub.db.jobs import Job
+from repohub.db.jobs import Job, JobWorker
 from repohub.db.migrate import upgrade
 from repohub.db.models import Repo, utcnow
 from repohub.errors import Conflict
-from repohub.jobs import states
+from repohub.jobs import states, workers
 from repohub.jobs.creation import Request, create_jobs
 from repohub.jobs.scheduler import Scheduler
 from repohub.repos.context import Hub
@@ -31,8 +31,16 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     settings = Settings(data_dir=tmp_path, jobs_per_user=1, job_heartbeat_timeout=30)
     upgrade(settings.resolved_database_url)
     built = Hub.build(settings)
+    _worker(built, "capable", ("cpu", "gpu"), None)
     yield built
     built.close()
+
+
+def _worker(hub: Hub, name: str, queues: tuple[str, ...], reason: str | None) -> workers.Me:
+    me = workers.Me(name, "host", 1, queues, reason)
+    with hub.sessions.begin() as session:
+        workers.announce(session, me)
+    return me
 
 
 def _user(hub: Hub, name: str) -> Identity:
@@ -91,7 +99,7 @@ def test_dispatch_order_limits_and_dependencies(hub: Hub) -> None:
     Scheduler(hub, sent, "test").tick()
     assert sent[2][0] == low[0].id
     assert _job(hub, high[1].id).state == states.CANCELLED
-    assert _job(hub, high[1].id).error == f"not run: train job {high[0].id} failed"
+    assert _job(hub, high[1].id).error == f"not run: its train job {high[0].id} failed: boom"
 
 
 def test_a_second_scheduler_waits_for_the_lease(hub: Hub) -> None:
@@ -166,3 +174,41 @@ def test_jobs_waiting_for_a_gpu_do_not_hold_the_users_cpu_slot(hub: Hub) -> None
     sent = Sent()
     Scheduler(hub, sent, "test").tick()
     assert [(s[0], s[2]) for s in sent] == [(waiting[0].id, "gpu"), (cpu[0].id, "cpu")]
+
+
+NO_TORCH = "torch is not installed (install RepoHub with the `train` extra)"
+
+
+def test_a_job_no_live_worker_can_run_waits_queued_saying_why(hub: Hub) -> None:
+    alice = _user(hub, "alice")
+    repo = create_repo(hub, alice, name="cnn", empty=True)
+    with hub.sessions.begin() as session:
+        workers.retire(session, "capable")
+    _worker(hub, "notorch", ("cpu",), NO_TORCH)
+    train = _jobs(hub, alice, repo, "3" * 40)[0]
+    sent = Sent()
+    Scheduler(hub, sent, "test").tick()
+    waiting = _job(hub, train.id)
+    assert sent == [] and waiting.state == "queued" and waiting.dispatched_at is None
+    assert waiting.waiting_reason == f"no worker can run training jobs: notorch: {NO_TORCH}"
+
+    stale = _worker(hub, "capable-but-dead", ("cpu",), None)
+    with hub.sessions.begin() as session:
+        session.execute(
+            update(JobWorker)
+            .where(JobWorker.name == stale.name)
+            .values(seen_at=utcnow() - timedelta(seconds=31))
+        )
+    gpu_only = {"train": {"model": "smallcnn", "dataset": "a/d", "resources": {"queue": "gpu"}}}
+    on_gpu = _jobs(hub, alice, repo, "4" * 40, spec=gpu_only)[0]
+    Scheduler(hub, sent, "test").tick()
+    assert sent == [], "a worker that stopped beating counts for nothing"
+    assert _job(hub, on_gpu.id).waiting_reason == (
+        "no worker can run training jobs: no live worker takes jobs from the gpu queue"
+    )
+
+    _worker(hub, "capable", ("cpu",), None)
+    Scheduler(hub, sent, "test").tick()
+    assert [s[0] for s in sent] == [train.id]
+    assert _job(hub, train.id).waiting_reason == "", "dispatched: nothing holds it back"
+    assert _job(hub, on_gpu.id).dispatched_at is None
