@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from repohub.auth.passwords import hash_password
+from repohub.auth.passwords import check_new_password, hash_password
 from repohub.db.models import Account, Membership
 from repohub.errors import Conflict, InvalidArgument, InvalidName, NotFound
 
@@ -32,17 +32,26 @@ RESERVED = frozenset(
     }
 )
 ROLES = ("read", "write", "admin")
+MAX_EMAIL_LENGTH = 320  # the column's width, and RFC 5321's longest address
 
 
 def validate_account_name(name: str) -> str:
     if not OWNER_RE.fullmatch(name or ""):
         raise InvalidName(
-            f"invalid name {name!r}: use 1-39 letters, digits or '-', "
+            f"invalid name {name[:50]!r}: use 1-39 letters, digits or '-', "
             "starting with a letter or digit"
         )
     if name.lower() in RESERVED:
         raise InvalidName(f"the name {name!r} is reserved")
     return name
+
+
+def validate_email(email: str) -> str:
+    """Loose on purpose (the address is only shown and matched at login), but never what a
+    column cannot hold: PostgreSQL refuses NUL in text, which would surface as a 500."""
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH or "\x00" in email:
+        raise InvalidArgument(f"invalid email address {email[:MAX_EMAIL_LENGTH]!r}")
+    return email
 
 
 def find_account(session: Session, name: str) -> Account | None:
@@ -60,10 +69,8 @@ def create_user(
     session: Session, name: str, *, email: str, password: str, is_admin: bool = False
 ) -> Account:
     validate_account_name(name)
-    if len(password) < 8:
-        raise InvalidArgument("password must be at least 8 characters")
-    if "@" not in email:
-        raise InvalidArgument(f"invalid email address {email!r}")
+    check_new_password(password)
+    validate_email(email)
     return _add_account(
         session,
         Account(

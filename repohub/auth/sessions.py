@@ -5,8 +5,8 @@ the database keeps only the token's sha256. The signature lets a node refuse a f
 without a query; the row makes every session revocable at once (log out, password change).
 CSRF tokens are HMACs of the cookie they belong to (the session token once logged in, an
 anonymous random cookie before), so they need no storage and die with the session.
-Throttling counts failed password checks per login name and per client address in the
-database, so it holds across API nodes.
+Throttling counts failed password checks per account (whichever of its name or e-mail
+address was typed) and per client address in the database, so it holds across API nodes.
 """
 
 from __future__ import annotations
@@ -15,14 +15,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from repohub.auth import accounts
 from repohub.auth.identity import ANONYMOUS, Identity
-from repohub.auth.passwords import hash_password, verify_password
+from repohub.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
 from repohub.db.models import Account, utcnow
 from repohub.db.social import LoginAttempt, WebSession
 from repohub.errors import InvalidArgument, RepoHubError, Unauthenticated
@@ -30,8 +35,6 @@ from repohub.errors import InvalidArgument, RepoHubError, Unauthenticated
 SESSION_COOKIE = "rh_session"
 ANON_COOKIE = "rh_anon"
 TOUCH_EVERY = timedelta(minutes=5)
-# Checked against when the login names nobody, so a miss costs as much as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
 class TooManyAttempts(RepoHubError):
@@ -196,58 +199,110 @@ def is_current(config: SessionConfig, cookie: str | None, row: WebSession) -> bo
 
 # --- logging in ----------------------------------------------------------------------------
 
+# The longest identifier a login can name: an e-mail address (user names are shorter).
+MAX_LOGIN_LENGTH = accounts.MAX_EMAIL_LENGTH
 
-def _recent_failures(
-    session: Session, config: SessionConfig, column: InstrumentedAttribute[str], value: str
-) -> int:
-    """Failures in the window; for an account, only those since its last success."""
-    since = utcnow() - timedelta(seconds=config.window_seconds)
-    last_ok = None
-    if column is LoginAttempt.login:
-        last_ok = session.scalar(
-            select(func.max(LoginAttempt.at)).where(
-                column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(True)
-            )
-        )
+
+def _typed_login(login: str) -> str:
+    """The identifier as accounts are matched by: trimmed and lower-cased.
+
+    Input that can name no account is refused here, before the database sees it:
+    PostgreSQL refuses NUL in text (a 500, were it sent), and an over-long value is no
+    address. Refusing it costs no attempt, as it could never have been right.
+    """
+    typed = login.strip().lower()
+    if not typed:
+        raise InvalidArgument("Enter your username or email address")
+    if len(typed) > MAX_LOGIN_LENGTH or "\x00" in typed:
+        raise InvalidArgument("That is not a username or email address")
+    return typed
+
+
+def _check_login_password(password: str) -> None:
+    """No password is ever set longer (see `check_new_password`), so none is hashed here."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidArgument("Incorrect username or password")
+
+
+def _find_login(session: Session, typed: str) -> Account | None:
+    """A user by name or by email address."""
     return session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
+        select(Account)
         .where(
-            column == value,
-            LoginAttempt.at >= (last_ok or since),
-            LoginAttempt.succeeded.is_(False),
+            Account.kind == "user",
+            or_(Account.name_lower == typed, func.lower(Account.email) == typed),
         )
+        .order_by(Account.id)
+        .limit(1)
     )
 
 
-def _check_throttle(session: Session, config: SessionConfig, login: str, ip: str) -> None:
+def _throttle_key(user: Account | None, typed: str) -> str:
+    """What an attempt is counted under: the account, whichever identifier named it.
+
+    Counting the account makes the name and the e-mail address share one limit. A login
+    that names nobody is counted under what was typed (so it throttles like a real one and
+    reveals nothing), with its own prefix, so an account created later with that name or
+    address starts with a clean count. The prefixes keep the two kinds of key apart.
+    """
+    if user is not None:
+        return f"account:{user.id}"
+    return f"login:{typed}"[:MAX_LOGIN_LENGTH]
+
+
+def _account_failures(session: Session, config: SessionConfig, key: str) -> int:
+    """Failures in the window since the account's last successful login."""
+    since = utcnow() - timedelta(seconds=config.window_seconds)
+    last_ok = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.login == key, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(True)
+        )
+    )
+    return _failures_since(session, LoginAttempt.login == key, last_ok or since)
+
+
+def _address_failures(session: Session, config: SessionConfig, ip: str) -> int:
+    since = utcnow() - timedelta(seconds=config.window_seconds)
+    return _failures_since(session, LoginAttempt.ip == ip, since)
+
+
+def _failures_since(session: Session, which: ColumnElement[bool], since: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(which, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
+    )
+
+
+def _check_throttle(session: Session, config: SessionConfig, key: str, ip: str) -> None:
     """Refuse before checking the password, so a throttled guesser learns nothing.
 
     An account's count restarts at its owner's successful login; an address's does not,
     so one good password cannot launder a spray of guesses at other accounts.
     """
     minutes = max(1, config.window_seconds // 60)
-    if _recent_failures(session, config, LoginAttempt.login, login) >= config.failures_per_account:
+    if _account_failures(session, config, key) >= config.failures_per_account:
         raise TooManyAttempts(
             f"Too many failed logins for this account: try again in {minutes} minutes"
         )
-    if _recent_failures(session, config, LoginAttempt.ip, ip) >= config.failures_per_ip:
+    if _address_failures(session, config, ip) >= config.failures_per_ip:
         raise TooManyAttempts(
             f"Too many failed logins from your address: try again in {minutes} minutes"
         )
 
 
-def _find_login(session: Session, login: str) -> Account | None:
-    """A user by name or by email address."""
-    return session.scalar(
-        select(Account)
-        .where(
-            Account.kind == "user",
-            or_(Account.name_lower == login, func.lower(Account.email) == login),
-        )
-        .order_by(Account.id)
-        .limit(1)
-    )
+def _claim_attempt(session: Session, config: SessionConfig, key: str, ip: str) -> int:
+    """Check the throttle and record the attempt as failed, before the password is checked.
+
+    Recorded first, a burst of parallel guesses cannot all pass the check while the slow
+    hashes run: each one counts as soon as it is let through (on SQLite the check and the
+    insert share the write lock). A success then marks its own row.
+    """
+    _check_throttle(session, config, key, ip)
+    attempt = LoginAttempt(login=key, ip=ip[:64], succeeded=False)
+    session.add(attempt)
+    session.flush()
+    return attempt.id
 
 
 def log_in(
@@ -259,22 +314,26 @@ def log_in(
 ) -> str:
     """Check a password and open a session; returns the cookie value.
 
-    Raises TooManyAttempts when throttled, Unauthenticated on a wrong name or password
-    (the same message for both, so names cannot be probed).
+    Raises InvalidArgument for input that names no one, TooManyAttempts when the account
+    or the address is throttled, Unauthenticated on a wrong name or password (the same
+    message and the same one hash check for both, so names cannot be probed).
     """
-    login = login.strip().lower()[:320]
+    typed = _typed_login(login)
+    _check_login_password(password)
     with sessions() as session:
-        _check_throttle(session, config, login, client.ip)
-        user = _find_login(session, login) if login else None
-    # The slow hash check runs outside any transaction; the writes then open their own, which
-    # on SQLite holds the database's one write lock, for the inserts only.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
+        user = _find_login(session, typed)
     with sessions.begin() as session:
-        session.add(LoginAttempt(login=login, ip=client.ip[:64], succeeded=ok))
-        cookie = _open(session, user, config, client) if ok and user is not None else None
-    if cookie is None:
+        attempt_id = _claim_attempt(session, config, _throttle_key(user, typed), client.ip)
+    # The slow hash check runs outside any transaction; the writes open their own, which on
+    # SQLite holds the database's one write lock, for the writes only.
+    matches = verify_password(user.password_hash if user else None, password)
+    if user is None or not matches:
         raise Unauthenticated("Incorrect username or password")
-    return cookie
+    with sessions.begin() as session:
+        session.execute(
+            update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
+        )
+        return _open(session, user, config, client)
 
 
 def sign_up(
@@ -312,8 +371,7 @@ def change_password(
 ) -> None:
     """Set a new password and end every other session of the user (a thief's included)."""
     user_id = _user_id(identity)
-    if len(new) < 8:
-        raise InvalidArgument("password must be at least 8 characters")
+    check_new_password(new)
     with sessions() as session:
         current_hash = session.scalar(select(Account.password_hash).where(Account.id == user_id))
     if not verify_password(current_hash, current):
@@ -339,10 +397,9 @@ def update_profile(
 ) -> None:
     user_id = _user_id(identity)
     fullname, email = fullname.strip(), email.strip()
-    if len(fullname) > 200:
-        raise InvalidArgument("full name must be at most 200 characters")
-    if "@" not in email or len(email) > 320:
-        raise InvalidArgument(f"invalid email address {email!r}")
+    if len(fullname) > 200 or "\x00" in fullname:
+        raise InvalidArgument("full name must be at most 200 characters, without NUL")
+    accounts.validate_email(email)
     with sessions.begin() as session:
         session.execute(
             update(Account).where(Account.id == user_id).values(fullname=fullname, email=email)

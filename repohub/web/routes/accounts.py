@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from repohub.auth import service
 from repohub.auth import sessions as web_sessions
 from repohub.auth.sessions import ANON_COOKIE, SESSION_COOKIE, TooManyAttempts
-from repohub.errors import RepoHubError, Unauthenticated
+from repohub.errors import InvalidArgument, RepoHubError, Unauthenticated
 from repohub.web.context import Page, client_of, current_page
 from repohub.web.forms import checked_page
 from repohub.web.routes.common import page_router, require_login, safe_next
@@ -46,12 +46,20 @@ def login(
         cookie = web_sessions.log_in(
             page.hub.sessions, page.state.sessions, login, password, client_of(page.request)
         )
-    except (Unauthenticated, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
+    except (InvalidArgument, Unauthenticated, TooManyAttempts) as exc:
         return page.render(
-            "login.html", status=status, next=safe_next(next), error=exc.message, login=login
+            "login.html",
+            status=exc.status_code,
+            next=safe_next(next),
+            error=exc.message,
+            login=_shown_login(login),
         )
     return _logged_in(page, cookie, next)
+
+
+def _shown_login(login: str) -> str:
+    """What was typed, for the form to show again; not input that could name no one."""
+    return login if len(login) <= web_sessions.MAX_LOGIN_LENGTH and "\x00" not in login else ""
 
 
 @router.get("/join")

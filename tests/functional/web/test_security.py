@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.functional.test_git_transfer import remote
 from tests.functional.web.conftest import PASSWORD, WebClient
@@ -147,6 +148,86 @@ def test_login_is_throttled_per_address(web: WebClient, make_user) -> None:
     assert statuses == {401}
     assert _attempt(web, alice.name, PASSWORD, sprayer) == 429
     assert _attempt(web, alice.name, PASSWORD, "203.0.113.78") == 303
+
+
+def test_a_locked_account_stays_locked_through_its_email_address(web: WebClient, make_user) -> None:
+    dave = make_user("dave")
+    ip = "198.51.100.21"
+    assert [_attempt(web, dave.name, "wrong-pass", ip) for _ in range(5)] == [401] * 5
+    page = web.http.post(
+        "/login",
+        data={
+            "csrf": web.csrf("/login"),
+            "login": f"{dave.name}@example.com",
+            "password": PASSWORD,
+        },
+        headers={"X-Forwarded-For": "198.51.100.22"},
+    )
+    assert page.status_code == 429 and "Too many failed logins for this account" in page.text
+    assert "rh_session" not in page.cookies
+    assert _attempt(web, f"{dave.name}@example.com".upper(), PASSWORD, "198.51.100.23") == 429
+
+
+def test_failures_through_the_name_and_the_email_add_up(web: WebClient, make_user) -> None:
+    dave = make_user("dave")
+    email = f"{dave.name}@example.com"
+    guesses = [dave.name, email, dave.name.upper(), email.upper(), email]
+    assert [_attempt(web, g, "wrong-pass", "198.51.100.31") for g in guesses] == [401] * 5
+    assert _attempt(web, dave.name, PASSWORD, "198.51.100.32") == 429
+    assert _attempt(web, email, PASSWORD, "198.51.100.33") == 429
+
+
+def test_the_address_limit_counts_names_and_addresses_alike(web: WebClient, make_user) -> None:
+    """Guesses at real accounts by e-mail, at real names and at nobody all count for the
+    address, while no one account reaches its own limit."""
+    users = [make_user("spray") for _ in range(12)]
+    sprayer = "203.0.113.91"
+    logins = [u.name for u in users] + [f"{u.name}@example.com" for u in users]
+    logins += [f"nobody-{i}@example.com" for i in range(50 - len(logins))]
+    assert {_attempt(web, login, "guess-guess", sprayer) for login in logins} == {401}
+    assert _attempt(web, users[0].name, PASSWORD, sprayer) == 429
+    assert _attempt(web, f"{users[0].name}@example.com", PASSWORD, "203.0.113.92") == 303
+
+
+BAD_LOGIN_FIELDS = {
+    "empty": "login=&password=",
+    "long-login": "login=" + "d" * 100_000 + "&password=S3cret-pass",
+    "long-password": "login=someone&password=" + "p" * 100_000,
+    "nul-login": "login=some%00one&password=S3cret-pass",
+    "nul-password": "login=someone&password=S3cret%00pass",
+    "nul-next": "login=someone&password=S3cret-pass&next=/x%00y",
+    "non-utf8-login": "login=%ff%fe%c3&password=S3cret-pass",
+    "non-utf8-password": "login=someone&password=%ff%fe%80",
+    "raw-latin1": "login=caf\xe9&password=\xff",
+}
+
+
+@pytest.mark.parametrize("fields", BAD_LOGIN_FIELDS.values(), ids=BAD_LOGIN_FIELDS.keys())
+def test_bad_login_input_gets_a_4xx_page_not_a_500(web: WebClient, fields: str) -> None:
+    body = f"csrf={web.csrf('/login')}&{fields}".encode("latin-1")
+    r = web.http.post(
+        "/login",
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Forwarded-For": "198.51.100.41",
+        },
+    )
+    assert 400 <= r.status_code < 500, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html") and "Log in" in r.text
+    assert len(r.text) < 50_000  # the over-long value is not echoed back
+    assert "rh_session" not in r.cookies
+
+
+def test_bad_multipart_login_input_gets_a_4xx_page(web: WebClient) -> None:
+    files = {
+        "csrf": (None, web.csrf("/login").encode()),
+        "login": (None, b"\xff\xfe\x00dave"),
+        "password": (None, b"\x80" * 100_000),
+    }
+    r = web.http.post("/login", files=files, headers={"X-Forwarded-For": "198.51.100.42"})
+    assert 400 <= r.status_code < 500, r.text[:500]
+    assert "Log in" in r.text
 
 
 def test_user_content_is_escaped(
