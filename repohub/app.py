@@ -20,7 +20,8 @@ from repohub.api import (
     repos,
     runtime,
 )
-from repohub.api.limits import BodyLimit, LenientJson
+from repohub.api.headers import HeaderGuard
+from repohub.api.limits import BodyLimit, LenientJson, NoNulInUrl
 from repohub.config import Settings
 from repohub.repos.context import Hub
 from repohub.web import jobs_pages
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last
     app.add_middleware(LenientJson)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(NoNulInUrl)
+    app.add_middleware(HeaderGuard)  # outermost: no response escapes it
     return app
 
 

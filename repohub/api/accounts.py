@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
+from repohub.api.bodies import BodyModel
 from repohub.api.deps import get_hub, get_identity
 from repohub.api.hubjson import hub_date
 from repohub.auth import service
 from repohub.auth.identity import Identity
 from repohub.db.models import Token
 from repohub.repos.context import Hub
+from repohub.repos.limits import DbId
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -38,11 +39,11 @@ def whoami(
     }
 
 
-class NewOrg(BaseModel):
+class NewOrg(BodyModel):
     name: str
 
 
-class NewMember(BaseModel):
+class NewMember(BodyModel):
     username: str
     role: Literal["admin", "write", "read"]
 
@@ -66,7 +67,7 @@ def add_member(
     return {"org": org, "username": body.username, "role": body.role}
 
 
-class NewToken(BaseModel):
+class NewToken(BodyModel):
     name: str = ""
     scope: Literal["read", "write"] = "read"
 
@@ -99,6 +100,6 @@ def create_token(
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+    token_id: DbId, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
 ) -> dict[str, Any]:
     return _token_json(service.revoke(hub.sessions, identity, token_id))

@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from repohub.api.bodies import BodyModel
 from repohub.api.deps import get_hub, get_identity
 from repohub.auth.identity import Identity
 from repohub.compare import service
@@ -96,7 +97,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Evaluate(BaseModel):
+class Evaluate(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str | None = Field(

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from repohub.api.bodies import InvalidBody, describe
+from repohub.api.headers import header_text
 from repohub.errors import DatabaseUnavailable, RepoHubError
 
 logger = logging.getLogger(__name__)
@@ -22,14 +24,10 @@ logger = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeout)
 
 
-def _header_text(message: str) -> str:
-    return message.encode("ascii", "replace").decode().replace("\n", " ")[:500]
-
-
 def error_response(
     status: int, message: str, code: str | None = None, extra: dict | None = None
 ) -> JSONResponse:
-    headers = {"X-Error-Message": _header_text(message)}
+    headers = {"X-Error-Message": header_text(message)}
     if code:
         headers["X-Error-Code"] = code
     return JSONResponse({"error": message, **(extra or {})}, status_code=status, headers=headers)
@@ -62,11 +60,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-    return error_response(422, "invalid request: " + "; ".join(parts))
+    return error_response(422, InvalidBody(describe(exc.errors())).message)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -17,8 +17,10 @@ from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from repohub.api.bodies import BodyModel, json_body
 from repohub.api.deps import base_url, get_hub, get_identity
 from repohub.api.errors import error_response
 from repohub.api.hubjson import hub_date
@@ -304,15 +306,19 @@ def _tree_route(repo_type: str):  # type: ignore[no-untyped-def]
     return tree
 
 
+class PathsInfo(BodyModel):
+    """The JSON form of the paths-info call: `paths` (a list, or one path) and `expand`."""
+
+    paths: list[str] | str = Field(default_factory=list)
+    expand: bool | str = False
+
+
 async def _paths_form(request: Request) -> tuple[list[str], bool]:
     """`paths` (repeated) and `expand` from the Hub client's form, or the same keys as JSON."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise InvalidArgument("expected a JSON object with `paths`")
-        paths = body.get("paths") or []
-        paths = [paths] if isinstance(paths, str) else paths
-        return [str(p) for p in paths], _flag(str(body.get("expand", "")))
+        body = await json_body(request, PathsInfo)
+        paths = [body.paths] if isinstance(body.paths, str) else body.paths
+        return paths, _flag(str(body.expand))
     form = await request.form()
     paths = [p for p in form.getlist("paths") if isinstance(p, str)]
     expand = form.get("expand")

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from repohub.api.bodies import BodyModel, DbInt
 from repohub.api.deps import get_hub, get_identity, get_session
 from repohub.api.hubjson import hub_date
 from repohub.auth.identity import Identity
@@ -22,22 +23,23 @@ from repohub.jobs import publish as publishing
 from repohub.jobs import service
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
+from repohub.repos.limits import INT64_MAX, DbId
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 CHUNK = 1024 * 1024
 
 
-class StartJob(BaseModel):
+class StartJob(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["train", "eval"] = "train"
     revision: str | None = None
     overrides: dict[str, Any] | None = None
     dataset: str | None = Field(default=None, description="eval: a dataset repo owner/name[@rev]")
-    priority: int = 0
+    priority: DbInt = 0
 
 
-class PublishJob(BaseModel):
+class PublishJob(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     branch: str = "main"
@@ -139,7 +141,7 @@ def list_jobs(
     commit: str | None = None,
     state: str | None = None,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=INT64_MAX),
     identity: Identity = Depends(get_identity),
     session: Session = Depends(get_session),
 ) -> list[dict[str, Any]]:
@@ -158,7 +160,7 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}")
 def get_job(
-    job_id: int,
+    job_id: DbId,
     identity: Identity = Depends(get_identity),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
@@ -173,8 +175,10 @@ def get_job(
 
 @router.get("/jobs/{job_id}/logs")
 def job_logs(
-    job_id: int,
-    after: int = Query(0, ge=0, description="only lines after this cursor (X-Log-Cursor)"),
+    job_id: DbId,
+    after: int = Query(
+        0, ge=0, le=INT64_MAX, description="only lines after this cursor (X-Log-Cursor)"
+    ),
     download: bool = False,
     identity: Identity = Depends(get_identity),
     session: Session = Depends(get_session),
@@ -191,7 +195,7 @@ def job_logs(
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(
-    job_id: int, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+    job_id: DbId, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
 ) -> dict[str, Any]:
     job = service.cancel(hub, identity, job_id)
     return {"id": job.id, "state": job.state, "cancelRequested": job.cancel_requested}
@@ -199,7 +203,7 @@ def cancel_job(
 
 @router.post("/jobs/{job_id}/retry")
 def retry_job(
-    job_id: int, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+    job_id: DbId, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
 ) -> dict[str, Any]:
     job = service.retry(hub, identity, job_id)
     return {"id": job.id, "state": job.state}
@@ -207,7 +211,7 @@ def retry_job(
 
 @router.get("/jobs/{job_id}/report")
 def job_report(
-    job_id: int,
+    job_id: DbId,
     identity: Identity = Depends(get_identity),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
@@ -220,7 +224,7 @@ def job_report(
 
 @router.get("/jobs/{job_id}/weights")
 def job_weights(
-    job_id: int, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
+    job_id: DbId, hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
 ) -> StreamingResponse:
     """The trained weights (`.safetensors`), streamed from LFS storage."""
     with hub.sessions() as session:
@@ -242,7 +246,7 @@ def job_weights(
 
 @router.post("/jobs/{job_id}/publish")
 def publish_job(
-    job_id: int,
+    job_id: DbId,
     body: PublishJob,
     hub: Hub = Depends(get_hub),
     identity: Identity = Depends(get_identity),

@@ -7,7 +7,6 @@ client, which reads only the latter.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,9 +14,18 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from repohub.api.bodies import json_body
 from repohub.api.credentials import identity_from_header
 from repohub.api.deps import base_url
+from repohub.api.headers import header_text
 from repohub.api.hubjson import hub_date
+from repohub.api.lfs_bodies import (
+    BatchRequest,
+    LockRequest,
+    UnlockRequest,
+    VerifyLocks,
+    VerifyObject,
+)
 from repohub.api.ranges import parse_range
 from repohub.api.runtime import run_transfer
 from repohub.api.streams import BodyReader
@@ -37,6 +45,7 @@ from repohub.repos import lfs as lfs_domain
 from repohub.repos import locks
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
+from repohub.repos.limits import parse_int
 from repohub.repos.names import validate_repo_name
 from repohub.repos.service import RepoKey
 
@@ -53,7 +62,7 @@ def lfs_json(
 
 
 def lfs_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    extra = {"X-Error-Message": message.encode("ascii", "replace").decode()[:300]}
+    extra = {"X-Error-Message": header_text(message)}
     return lfs_json({"message": message, "error": message}, status, {**extra, **(headers or {})})
 
 
@@ -80,13 +89,6 @@ def _key(repo_type: str, owner: str, name: str) -> RepoKey:
     return RepoKey(repo_type, owner, name)
 
 
-async def _json_body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise InvalidArgument("the request body is not valid JSON") from None
-
-
 async def _context(
     request: Request, repo_type: str, owner: str, name: str
 ) -> tuple[Hub, Identity, RepoKey]:
@@ -104,12 +106,12 @@ async def batch(request: Request, repo_type: str, owner: str, name: str) -> Resp
     identity = ANONYMOUS
     try:
         hub, identity, key = await _context(request, repo_type, owner, name)
-        body = await _json_body(request)
-        operation, objects = _check_batch(body)
+        body = await json_body(request, BatchRequest)
+        _check_batch(body)
         signed = request.headers.get("user-agent", "").startswith("git-lfs/")
         result = await anyio.to_thread.run_sync(
             lambda: lfs_domain.plan_batch(
-                hub, identity, key, operation, objects, signed_checksum=signed
+                hub, identity, key, body.operation, body.objects, signed_checksum=signed
             )
         )
     except RepoHubError as exc:
@@ -119,28 +121,18 @@ async def batch(request: Request, repo_type: str, owner: str, name: str) -> Resp
         {
             "transfer": "basic",
             "hash_algo": "sha256",
-            "objects": [urls.answer(d, operation, signed) for d in result.decisions],
+            "objects": [urls.answer(d, body.operation, signed) for d in result.decisions],
         }
     )
 
 
-def _check_batch(body: Any) -> tuple[str, list[object]]:
-    if not isinstance(body, dict):
-        raise InvalidArgument("the batch request must be a JSON object")
-    operation = body.get("operation")
-    if operation not in ("upload", "download"):
-        raise InvalidArgument("`operation` must be `upload` or `download`")
-    transfers = body.get("transfers") or ["basic"]
-    if "basic" not in transfers:
+def _check_batch(body: BatchRequest) -> None:
+    if "basic" not in body.transfers:
         raise InvalidArgument("only the `basic` transfer adapter is supported")
-    if body.get("hash_algo", "sha256") != "sha256":
+    if body.hash_algo != "sha256":
         raise _HashAlgo()
-    objects = body.get("objects")
-    if not isinstance(objects, list):
-        raise InvalidArgument("`objects` must be a list")
-    if len(objects) > MAX_OBJECTS:
+    if len(body.objects) > MAX_OBJECTS:
         raise _TooMany()
-    return operation, objects
 
 
 class _HashAlgo(RepoHubError):
@@ -240,10 +232,10 @@ def _receive(hub: Hub, network_id: int, oid: str, size: int, reader: BodyReader)
 async def verify(request: Request, oid: str) -> Response:
     try:
         claims = _claims(request, oid, "verify")
-        body = await _json_body(request)
+        claimed = (await json_body(request, VerifyObject)).size
         size = int(claims["size"])
-        if isinstance(body, dict) and body.get("size") not in (None, size):
-            raise InvalidArgument(f"this object has {size} bytes, not {body.get('size')}")
+        if claimed not in (None, size):
+            raise InvalidArgument(f"this object has {size} bytes, not {claimed}")
         hub: Hub = request.app.state.hub
         await anyio.to_thread.run_sync(
             lambda: lfs_domain.finish_upload(
@@ -307,10 +299,11 @@ async def create_lock(request: Request, repo_type: str, owner: str, name: str) -
     identity = ANONYMOUS
     try:
         hub, identity, key = await _context(request, repo_type, owner, name)
-        body = await _json_body(request)
-        ref = (body.get("ref") or {}).get("name") if isinstance(body, dict) else None
-        path = body.get("path") if isinstance(body, dict) else None
-        lock = await anyio.to_thread.run_sync(locks.create, hub, identity, key, path, ref)
+        lock_body = await json_body(request, LockRequest)
+        ref = lock_body.ref.name if lock_body.ref else None
+        lock = await anyio.to_thread.run_sync(
+            locks.create, hub, identity, key, lock_body.path, ref
+        )
     except locks.LockExists as exc:
         return lfs_json({"lock": _lock_json(exc.lock), "message": exc.message}, 409)
     except RepoHubError as exc:
@@ -347,16 +340,10 @@ async def verify_locks(request: Request, repo_type: str, owner: str, name: str) 
     identity = ANONYMOUS
     try:
         hub, identity, key = await _context(request, repo_type, owner, name)
-        body = await _json_body(request)
-        body = body if isinstance(body, dict) else {}
+        body = await json_body(request, VerifyLocks)
         found = await anyio.to_thread.run_sync(
             lambda: locks.listing(
-                hub,
-                identity,
-                key,
-                needed=Access.WRITE,
-                cursor=body.get("cursor"),
-                limit=_limit(body.get("limit")),
+                hub, identity, key, needed=Access.WRITE, cursor=body.cursor, limit=body.limit
             )
         )
     except RepoHubError as exc:
@@ -373,8 +360,7 @@ async def unlock(request: Request, repo_type: str, owner: str, name: str, lock_i
     identity = ANONYMOUS
     try:
         hub, identity, key = await _context(request, repo_type, owner, name)
-        body = await _json_body(request)
-        force = bool(body.get("force")) if isinstance(body, dict) else False
+        force = (await json_body(request, UnlockRequest)).force
         lock = await anyio.to_thread.run_sync(
             lambda: locks.unlock(hub, identity, key, lock_id, force=force)
         )
@@ -383,13 +369,8 @@ async def unlock(request: Request, repo_type: str, owner: str, name: str, lock_i
     return lfs_json({"lock": _lock_json(lock)})
 
 
-def _limit(value: object) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return max(1, int(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"invalid limit {value!r}") from None
+def _limit(value: str | None) -> int | None:
+    return None if value in (None, "") else parse_int(value, "limit", minimum=1)
 
 
 def _register(prefix: str, repo_type: str) -> None:

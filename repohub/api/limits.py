@@ -1,4 +1,5 @@
-"""A cap on request bodies for everything but git's pack streams (which have their own)."""
+"""What a request may be: a capped body (git's pack streams have caps of their own), JSON
+even when labelled as a form, and a URL without NUL bytes."""
 
 from __future__ import annotations
 
@@ -24,31 +25,77 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server holds a sized body to its size
+            return
+        body = await _read_up_to(receive, self.max_bytes)
+        if body is None:
             await self._too_large(scope, receive, send)
             return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+        await self.app(scope, _replay(body, receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, f"request body exceeds the limit of {self.max_bytes} bytes")
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
+    """A chunked body, read whole before the route sees it (None: it is over `limit`).
+
+    Reading ahead is what lets an oversized chunked body get the same 413 as a sized one: a
+    limit hit while a route parses would surface as the framework's own parse error. Bodies
+    here are JSON and forms, so holding up to `limit` bytes is the cost a sized body has too.
+    """
+    parts: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(parts)  # the client went away; the route sees what came
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class NoNulInUrl:
+    """A NUL byte in a URL is a 400 before any route runs.
+
+    No name, revision, git path or search RepoHub knows can hold one (git forbids NUL in
+    paths and refs), and letting it through would make the same URL a 404 on SQLite and a
+    driver error on PostgreSQL, which refuses NUL in text.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            response = error_response(400, "URLs must not contain NUL (%00) bytes")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class LenientJson:

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy.orm import Session
 
+from repohub.api.bodies import BodyModel
 from repohub.api.deps import base_url, get_hub, get_identity, get_session
 from repohub.api.errors import error_response
 from repohub.api.files import sibling_json
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api", tags=["repos"])
 PAGE = 100
 
 
-class CreateRepo(BaseModel):
+class CreateRepo(BodyModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str
@@ -40,7 +41,7 @@ class CreateRepo(BaseModel):
     empty: bool = False
 
 
-class DeleteRepo(BaseModel):
+class DeleteRepo(BodyModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str
@@ -48,7 +49,7 @@ class DeleteRepo(BaseModel):
     type: Literal["model", "dataset"] | None = None
 
 
-class ForkRepo(BaseModel):
+class ForkRepo(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     organization: str | None = None

@@ -10,6 +10,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from repohub.errors import InvalidArgument
+
 # A pooled connection idle longer than this is pinged before use (a database restart or an
 # idle-timeout on the way drops it); a busy one is not, as a ping per request is a round trip.
 IDLE_PING_SECONDS = 10.0
@@ -55,7 +57,19 @@ def make_engine(url: str, *, reader: bool = False) -> Engine:
     event.listen(engine, "checkout", _ping_if_idle)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _serial_plans)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL text cannot hold NUL, and its driver fails such a query with a bare
+    ValueError. The edges refuse NUL in URLs and bodies; this catches whatever else carries
+    user text to the database (a form field, a name) as the client's error, in one place."""
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise InvalidArgument("text must not contain NUL (0x00) bytes")
 
 
 def _note_checkin(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from repohub.objects.blobstore.verify import VerifyingReader
 from repohub.objects.lfs import OID_RE, DirectUpload, new_upload_id
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
+from repohub.repos.limits import INT64_MAX
 from repohub.repos.service import RepoKey, get_repo
 
 
@@ -114,7 +115,7 @@ def _valid(raw: object) -> tuple[str, int] | Decision:
     if not isinstance(oid, str) or not OID_RE.fullmatch(oid):
         message = f"Invalid object id {shown!r}: expected a sha256 in lowercase hex"
         return Decision(shown, 0, (422, message))
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= INT64_MAX:
         return Decision(oid, 0, (422, f"Invalid size {size!r} for object {oid}"))
     return oid, size
 

@@ -13,6 +13,7 @@ from repohub.db.models import LfsLock
 from repohub.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from repohub.repos.access import Access, access_level
 from repohub.repos.context import Hub
+from repohub.repos.limits import parse_int
 from repohub.repos.service import RepoKey, get_repo
 
 MAX_PAGE = 100
@@ -108,7 +109,4 @@ def unlock(hub: Hub, identity: Identity, key: RepoKey, lock_id: str, *, force: b
 
 
 def _int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidArgument(f"invalid {what} {value!r}") from None
+    return parse_int(value, what, minimum=0)

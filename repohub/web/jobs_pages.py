@@ -20,6 +20,7 @@ from repohub.eval.report import compare
 from repohub.jobs import publish as publishing
 from repohub.jobs import service
 from repohub.repos.access import Access
+from repohub.repos.limits import DbId
 from repohub.web.browse import header_only
 from repohub.web.context import Page, current_page
 from repohub.web.errors import HtmlRoute
@@ -90,7 +91,7 @@ def start_job(
 
 
 @router.get("/jobs/{job_id}")
-def job_page(job_id: int, page: Page = Depends(current_page)) -> Response:
+def job_page(job_id: DbId, page: Page = Depends(current_page)) -> Response:
     with page.hub.sessions() as session:
         job, repo = service.get_job(session, page.identity, job_id, Access.READ)
         full_name, user = repo.full_name, service.user_names(session, [job]).get(job.user_id or 0)
@@ -120,14 +121,14 @@ def _can_write(session: Any, page: Page, repo: Any) -> bool:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(job_id: int, page: Page = Depends(checked_page)) -> Response:
+def cancel(job_id: DbId, page: Page = Depends(checked_page)) -> Response:
     require_login(page)
     service.cancel(page.hub, page.identity, job_id)
     return page.redirect(f"/jobs/{job_id}")
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry(job_id: int, page: Page = Depends(checked_page)) -> Response:
+def retry(job_id: DbId, page: Page = Depends(checked_page)) -> Response:
     require_login(page)
     service.retry(page.hub, page.identity, job_id)
     return page.redirect(f"/jobs/{job_id}")
@@ -135,7 +136,7 @@ def retry(job_id: int, page: Page = Depends(checked_page)) -> Response:
 
 @router.post("/jobs/{job_id}/publish")
 def publish(
-    job_id: int, branch: str = Form("main"), page: Page = Depends(checked_page)
+    job_id: DbId, branch: str = Form("main"), page: Page = Depends(checked_page)
 ) -> Response:
     require_login(page)
     done = publishing.publish(page.hub, page.identity, job_id, branch=branch.strip())
@@ -146,7 +147,7 @@ def publish(
 
 
 @router.get("/jobs/{job_id}/report")
-def report_page(job_id: int, page: Page = Depends(current_page)) -> Response:
+def report_page(job_id: DbId, page: Page = Depends(current_page)) -> Response:
     with page.hub.sessions() as session:
         job, repo = service.get_job(session, page.identity, job_id, Access.READ)
         report = service.job_report(session, job_id)

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2] / "repohub"
 ALLOWED = {
     "config": set(),
     "errors": set(),
-    "db": {"config"},
+    "db": {"config", "errors"},  # driver failures become the taxonomy's errors where they occur
     "objects": {"config", "errors"},
     "refs": {"db", "errors"},
     "auth": {"db", "errors"},

@@ -13,6 +13,7 @@ from repohub.auth import service
 from repohub.auth import sessions as web_sessions
 from repohub.auth.sessions import ANON_COOKIE, SESSION_COOKIE, TooManyAttempts
 from repohub.errors import InvalidArgument, RepoHubError, Unauthenticated
+from repohub.repos.limits import DbId
 from repohub.web.context import Page, client_of, current_page
 from repohub.web.forms import checked_page
 from repohub.web.routes.common import page_router, require_login, safe_next
@@ -184,7 +185,7 @@ def password_save(
 
 
 @router.post("/settings/sessions/{session_id}/revoke")
-def session_revoke(session_id: int, page: Page = Depends(checked_page)) -> Response:
+def session_revoke(session_id: DbId, page: Page = Depends(checked_page)) -> Response:
     require_login(page)
     web_sessions.revoke_session(page.hub.sessions, page.identity, session_id)
     return page.redirect("/settings/password")
@@ -215,7 +216,7 @@ def token_create(
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-def token_revoke(token_id: int, page: Page = Depends(checked_page)) -> Response:
+def token_revoke(token_id: DbId, page: Page = Depends(checked_page)) -> Response:
     require_login(page)
     service.revoke(page.hub.sessions, page.identity, token_id)
     return page.redirect("/settings/tokens")

@@ -7,10 +7,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from repohub.db.engine import make_engine, make_session_factory
 from repohub.db.migrate import upgrade
+from repohub.errors import InvalidArgument
+from tests.support.stack import PG_URL
 
 
 def _other_writer_can_write(path: Path) -> bool:
@@ -74,3 +77,17 @@ def test_read_then_write_units_interleaved_with_another_writer_both_succeed(
     with sessions() as session:
         assert session.execute(text("SELECT count(*) FROM networks")).scalar() == before + 2
     engine.dispose()
+
+
+def test_nul_in_text_is_the_callers_error_on_postgresql() -> None:
+    """psycopg2 fails such a query with a bare ValueError (a 500); RepoHub refuses it first."""
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT :v"), {"v": "plain"}).scalar() == "plain"
+            with pytest.raises(InvalidArgument, match="NUL"):
+                conn.execute(text("SELECT :v"), {"v": "a\x00b"})
+            with pytest.raises(InvalidArgument, match="NUL"):
+                conn.execute(text("SELECT :a, :b"), [{"a": "x", "b": "y"}, {"a": "\x00", "b": ""}])
+    finally:
+        engine.dispose()
