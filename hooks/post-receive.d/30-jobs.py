@@ -17,29 +17,36 @@ import subprocess
 import sys
 from pathlib import Path
 
-ZERO = "0" * 40
+ZERO = b"0" * 40
 SPEC = "repohub.yaml"
 
 
-def pushed_specs(lines: list[str]) -> list[tuple[str, str, bytes]]:
-    """(ref, commit, spec bytes) for each branch moved to a commit that has a spec."""
+def pushed_specs(lines: list[bytes]) -> list[tuple[str, str, bytes]]:
+    """(ref, commit, spec bytes) for each branch moved to a commit that has a spec.
+
+    Lines are bytes, as git writes them; a ref name that is not UTF-8 never gets here (the
+    server refuses it before any hook), and is skipped rather than guessed at if it does."""
     found = []
     for line in lines:
         parts = line.split()
-        if len(parts) != 3 or parts[1] == ZERO or not parts[2].startswith("refs/heads/"):
+        if len(parts) != 3 or parts[1] == ZERO or not parts[2].startswith(b"refs/heads/"):
+            continue
+        try:
+            ref, commit = parts[2].decode("utf-8"), parts[1].decode("ascii")
+        except UnicodeDecodeError:
             continue
         shown = subprocess.run(
-            ["git", "cat-file", "blob", f"{parts[1]}:{SPEC}"], capture_output=True, check=False
+            ["git", "cat-file", "blob", f"{commit}:{SPEC}"], capture_output=True, check=False
         )
         if shown.returncode == 0:
-            found.append((parts[2], parts[1], shown.stdout))
+            found.append((ref, commit, shown.stdout))
     return found
 
 
 def main() -> int:
     if os.environ.get("REPOHUB_REPO_TYPE") != "model":
         return 0
-    found = pushed_specs(sys.stdin.read().splitlines())
+    found = pushed_specs(sys.stdin.buffer.read().splitlines())
     if not found:
         return 0
     from repohub.db.engine import make_engine, make_session_factory

@@ -5,7 +5,10 @@ repack can drop it. Git LFS keeps such files out of git, with a small pointer in
 A pointer is under 1024 bytes, so a blob above the threshold is never one: size decides alone.
 
 Runs as a git pre-receive hook (stdin `old new ref` lines, GIT_DIR a quarantine repository
-whose refs are the repo's current refs), so it imports nothing but the standard library.
+whose refs are the repo's current refs), so it imports nothing but the standard library and
+RepoHub's stdlib-only display rule for git paths. Paths are bytes (git promises no encoding:
+`caf\xe9.txt` from a Latin-1 machine is no UTF-8); they become text only to be printed, shown
+as the web and the API show them.
 """
 
 from __future__ import annotations
@@ -16,24 +19,27 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
+from repohub.repos.paths import shown_path
+
 DEFAULT_THRESHOLD = 10 * 1024**2
 NEW_OBJECTS = ["git", "rev-list", "--objects", "--filter=object:type=blob", "--stdin"]
 BATCH_CHECK = "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)"
 
 
-def pushed_tips(lines: Iterable[str]) -> list[str]:
-    """The new value of every update that is not a deletion."""
+def pushed_tips(lines: Iterable[bytes]) -> list[str]:
+    """The new value of every update that is not a deletion (read as bytes: a ref name need
+    not be UTF-8, though the server refuses such names before hooks run)."""
     tips = {parts[1] for parts in (line.split() for line in lines) if len(parts) == 3}
-    return sorted(tip for tip in tips if tip.strip("0"))
+    return sorted(tip.decode("ascii") for tip in tips if tip.strip(b"0"))
 
 
-def new_blobs(tips: list[str]) -> Iterator[tuple[str, int]]:
+def new_blobs(tips: list[str]) -> Iterator[tuple[bytes, int]]:
     """(path, size) of every blob the push adds: reachable from a tip, from no current ref."""
     rev_list = subprocess.Popen(
         [*NEW_OBJECTS, "--not", "--all"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     cat_file = subprocess.Popen(
-        ["git", "cat-file", BATCH_CHECK], stdin=rev_list.stdout, stdout=subprocess.PIPE, text=True
+        ["git", "cat-file", BATCH_CHECK], stdin=rev_list.stdout, stdout=subprocess.PIPE
     )
     assert rev_list.stdin is not None and rev_list.stdout is not None
     assert cat_file.stdout is not None
@@ -41,8 +47,8 @@ def new_blobs(tips: list[str]) -> Iterator[tuple[str, int]]:
     rev_list.stdin.write("".join(f"{tip}\n" for tip in tips).encode())
     rev_list.stdin.close()
     for line in cat_file.stdout:
-        _sha, kind, size, path = line.rstrip("\n").split(" ", 3)
-        if kind == "blob":
+        _sha, kind, size, path = line.rstrip(b"\n").split(b" ", 3)
+        if kind == b"blob":
             yield path, int(size)
     if rev_list.wait() or cat_file.wait():
         raise RuntimeError("git could not list the pushed objects")
@@ -58,12 +64,13 @@ def megabytes(size: int) -> str:
     return f"{size / 1024**2:.1f} MB"
 
 
-def refusal(large: list[tuple[str, int]], threshold: int) -> str:
-    patterns = sorted({lfs_pattern(path) for path, _ in large})
+def refusal(large: list[tuple[bytes, int]], threshold: int) -> str:
+    shown = [(shown_path(path), size) for path, size in large]
+    patterns = sorted({lfs_pattern(path) for path, _ in shown})
     return "\n".join(
         [
             f"RepoHub: files above {megabytes(threshold)} must be stored with Git LFS:",
-            *(f"  {path} ({megabytes(size)})" for path, size in large),
+            *(f"  {path} ({megabytes(size)})" for path, size in shown),
             "hint: store them with Git LFS, commit them again, then push:",
             *(f'hint:   git lfs track "{pattern}"' for pattern in patterns),
             "hint:   git add .gitattributes",
@@ -77,7 +84,7 @@ def refusal(large: list[tuple[str, int]], threshold: int) -> str:
 
 def main() -> int:
     threshold = int(os.environ.get("REPOHUB_LARGE_FILE_THRESHOLD") or DEFAULT_THRESHOLD)
-    tips = pushed_tips(sys.stdin)
+    tips = pushed_tips(sys.stdin.buffer)
     if not tips:
         return 0
     try:

@@ -7,8 +7,10 @@ read an oid only once it uploaded the bytes, so a pointer copied from someone el
 never unlocks their object.
 
 Only blobs under 1024 bytes can be pointers, and only those starting with the pointer's
-version line are parsed; repohub and SQLAlchemy are imported only when a push carries one,
-so a push without pointers costs one Python start and two git processes.
+version line are parsed; SQLAlchemy and repohub's domain (beyond its stdlib-only path rule)
+are imported only when a push carries one, so a push without pointers costs one Python start
+and two git processes. Paths stay bytes (git promises no encoding) until printed, shown as
+the web and the API show them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO
+
+from repohub.repos.paths import shown_path
 
 MAX_POINTER_SIZE = 1024
 POINTER_START = b"version https://git-lfs.github.com/spec/v1\n"
@@ -32,14 +36,15 @@ NEW_SMALL_BLOBS = [
 BATCH = "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)"
 
 
-def pushed_tips(lines: Iterable[str]) -> list[str]:
-    """The new value of every update that is not a deletion."""
+def pushed_tips(lines: Iterable[bytes]) -> list[str]:
+    """The new value of every update that is not a deletion (lines read as bytes)."""
     tips = {parts[1] for parts in (line.split() for line in lines) if len(parts) == 3}
-    return sorted(tip for tip in tips if tip.strip("0"))
+    return sorted(tip.decode("ascii") for tip in tips if tip.strip(b"0"))
 
 
 def new_small_blobs(tips: list[str]) -> Iterator[tuple[str, bytes]]:
-    """(path, bytes) of every blob under 1024 bytes the push adds (not reachable from a ref)."""
+    """(shown path, bytes) of every blob under 1024 bytes the push adds (not reachable from
+    a ref)."""
     rev_list = subprocess.Popen(
         [*NEW_SMALL_BLOBS, "--not", "--all"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
@@ -62,7 +67,7 @@ def _read_batch(out: IO[bytes]) -> Iterator[tuple[str, bytes]]:
         _sha, kind, size, path = header.rstrip(b"\n").split(b" ", 3)
         data = out.read(int(size) + 1)[:-1]
         if kind == b"blob":
-            yield path.decode("utf-8", "replace"), data
+            yield shown_path(path), data
 
 
 def pointers(tips: list[str]) -> list[tuple[str, str, int]]:
@@ -114,7 +119,7 @@ def unuploaded(tips: list[str]) -> tuple[list[tuple[str, str, int]], dict[str, i
 
 
 def main() -> int:
-    tips = pushed_tips(sys.stdin)
+    tips = pushed_tips(sys.stdin.buffer)
     if not tips:
         return 0
     try:

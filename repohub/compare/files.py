@@ -21,6 +21,7 @@ from repohub.objects.gitstore import NetworkObjectStore
 from repohub.objects.lfs import Pointer, parse_pointer
 from repohub.repos.context import Hub
 from repohub.repos.lfs import granted_sizes
+from repohub.repos.paths import shown_path
 from repohub.repos.textdiff import hunks, text_lines
 
 MAX_FILES = 3000
@@ -34,7 +35,7 @@ class _Side:
     """One side of a change: the blob, and the LFS object it names if it is a pointer."""
 
     def __init__(self, store: NetworkObjectStore, path: bytes | None, sha: bytes | None) -> None:
-        self.path = path.decode("utf-8", "replace") if path else None
+        self.path = shown_path(path) if path else None
         self.data = b""
         self.pointer: Pointer | None = None
         self.sha = sha

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from repohub.config import Settings
 from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
 from repohub.refs.sqlrefs import RefUpdate
+from repohub.repos.paths import shown_text
 
 logger = logging.getLogger(__name__)
 
@@ -312,9 +313,11 @@ def _call(
 
 
 def _read_limited(out: IO[bytes]) -> str:
+    """A hook's output as text for `remote:` lines: any bytes (a site hook printing a Latin-1
+    path) are shown by the display rule, `\\xNN` for what is not UTF-8, never an error."""
     out.seek(0)
     data = out.read(OUTPUT_LIMIT + 1)
-    text = data[:OUTPUT_LIMIT].decode("utf-8", "replace")
+    text = shown_text(data[:OUTPUT_LIMIT])
     if len(data) > OUTPUT_LIMIT:
         text += "\n[output truncated]\n"
     return text

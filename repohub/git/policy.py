@@ -43,10 +43,22 @@ def is_ancestor(get: Callable[[bytes], ShaFile], old: bytes, new: bytes) -> bool
     return False
 
 
+def _is_utf8(name: bytes) -> bool:
+    """Refs live in the database as text and in URLs as their name, so, unlike paths (shown
+    escaped, see `repohub.repos.paths`), a name that is not UTF-8 is refused at the door."""
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def check_update(u: RefUpdate, rules: RepoRules, get: Callable[[bytes], ShaFile]) -> str | None:
     """None if the update is allowed, else the reason git shows the pusher."""
     if not u.ref.startswith(b"refs/") or not check_ref_format(u.ref):
         return "invalid ref name"
+    if not _is_utf8(u.ref):
+        return "invalid ref name: ref names must be UTF-8"
     default_ref = b"refs/heads/" + rules.default_branch.encode()
     if u.new == ZERO_SHA:
         return "refusing to delete the default branch" if u.ref == default_ref else None

@@ -23,6 +23,7 @@ from repohub.objects.gitstore import NetworkObjectStore
 from repohub.objects.lfs import Pointer, parse_pointer
 from repohub.repos.context import Hub
 from repohub.repos.lfs import granted_sizes
+from repohub.repos.paths import canonical_path, commit_text, git_path
 from repohub.repos.reading import Entry, resolve_revision, tree_at, walk
 
 DIR_MODE = 0o040000
@@ -88,8 +89,9 @@ class CommitSummary:
 
 
 def clean_path(path: str) -> str:
-    """`a//b/` and `/a/b` name `a/b`; the root is the empty string."""
-    return "/".join(part for part in path.split("/") if part)
+    """`a//b/` and `/a/b` name `a/b`; the root is the empty string. Escapes are made
+    canonical (`repohub.repos.paths`), so answers echo a path as listings show it."""
+    return "/".join(canonical_path(part) for part in path.split("/") if part)
 
 
 def read_entry(
@@ -225,7 +227,7 @@ def _lookup_in(
         tree = get_tree(sha)
         assert isinstance(tree, Tree)
         try:
-            mode, sha = tree[part.encode()]
+            mode, sha = tree[git_path(part)]
         except KeyError:
             return None
     return mode, sha
@@ -251,7 +253,7 @@ def last_commits(
 
 
 def summarize(commit: Commit) -> CommitSummary:
-    title = commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0]
+    title = commit_text(commit.message, commit.encoding).strip().split("\n", 1)[0]
     return CommitSummary(commit.id.decode(), title, datetime.fromtimestamp(commit.commit_time, UTC))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from repohub.db.models import Ref, Repo
 from repohub.errors import EntryNotFound, RevisionNotFound
 from repohub.objects.gitstore import NetworkObjectStore
+from repohub.repos.paths import git_path, shown_path
 
 HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -69,6 +70,8 @@ def _expand_sha(store: NetworkObjectStore, refs: dict[str, str], prefix: str) ->
 
 @dataclass(frozen=True)
 class Entry:
+    """A tree entry; `path` is shown text (`repohub.repos.paths`), which names the same bytes."""
+
     path: str
     mode: int
     sha: bytes
@@ -83,10 +86,11 @@ class Entry:
 
 
 def tree_at(store: NetworkObjectStore, commit_id: bytes, path: str = "") -> Tree:
+    """The tree at a shown `path` (`caf\\xe9` names the byte 0xE9, as listings show it)."""
     tree = store[store[commit_id].tree]
     for part in [p for p in path.split("/") if p]:
         try:
-            mode, sha = tree[part.encode()]
+            mode, sha = tree[git_path(part)]
         except KeyError as exc:
             raise EntryNotFound(f"{path} does not exist at this revision") from exc
         if mode & 0o170000 != 0o040000:
@@ -99,7 +103,7 @@ def walk(
     store: NetworkObjectStore, tree: Tree, prefix: str = "", *, recursive: bool = True
 ) -> Iterator[Entry]:
     for item in tree.iteritems():
-        path = f"{prefix}{item.path.decode('utf-8', 'replace')}"
+        path = f"{prefix}{shown_path(item.path)}"
         entry = Entry(path, item.mode, item.sha)
         yield entry
         if recursive and entry.is_dir:

@@ -24,6 +24,7 @@ from repohub.repos.access import Access, access_level
 from repohub.repos.cards import Card, Links, highlight_file, parse_card, render_markdown
 from repohub.repos.context import Hub
 from repohub.repos.files import FileEntry, MissingEntry
+from repohub.repos.paths import commit_text, shown_path
 from repohub.repos.reading import Entry, peel, repo_refs, resolve_revision, tree_at
 from repohub.repos.safetensors_header import SafetensorsSummary, read_summary
 from repohub.repos.service import RepoKey, get_repo, list_forks
@@ -111,9 +112,9 @@ class FileView:
 
 
 def commit_info(commit) -> CommitInfo:  # type: ignore[no-untyped-def]
-    """Title, author name and date of a dulwich commit."""
-    author = commit.author.decode("utf-8", "replace").split(" <", 1)[0]
-    title = commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0]
+    """Title, author name and date of a dulwich commit (bytes of any encoding: shown text)."""
+    author = commit_text(commit.author, commit.encoding).split(" <", 1)[0]
+    title = commit_text(commit.message, commit.encoding).strip().split("\n", 1)[0]
     date = datetime.fromtimestamp(commit.commit_time, UTC)
     return CommitInfo(commit.id.decode(), title, author, date)
 
@@ -195,7 +196,7 @@ def _describe_tree(store, tree_id: bytes) -> Listing:  # type: ignore[no-untyped
     """Directories first, then files, each by name; sizes are content sizes (LFS too)."""
     rows, readme = [], None
     for item in store[tree_id].iteritems():
-        entry = Entry(item.path.decode("utf-8", "replace"), item.mode, item.sha)
+        entry = Entry(shown_path(item.path), item.mode, item.sha)
         if entry.is_submodule:
             continue
         described = files.describe(store, entry)

@@ -21,6 +21,7 @@ from repohub.repos import files, textdiff
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.info import list_refs
+from repohub.repos.paths import commit_text, shown_path
 from repohub.repos.reading import HEX_RE, Entry, resolve_revision
 from repohub.repos.service import RepoKey, get_repo
 from repohub.web.browse import CommitInfo, Header, build_header, commit_info, with_store
@@ -111,17 +112,15 @@ NO_SIDE = TreeEntry(None, None, None)  # dulwich leaves the missing side of an a
 
 def _file_diff(store, change, budget: int) -> FileDiff:  # type: ignore[no-untyped-def]
     old, new = change.old or NO_SIDE, change.new or NO_SIDE
-    path = (new.path or old.path).decode("utf-8", "replace")
-    old_path = old.path.decode("utf-8", "replace") if old.path else None
+    path = shown_path(new.path or old.path)
+    old_path = shown_path(old.path) if old.path else None
     kind = {"add": "add", "delete": "delete", "rename": "rename"}.get(change.type, "modify")
     sides = []
     for side in (old, new):
         if side.sha is None:
             sides.append((None, b""))
             continue
-        item = files.describe(
-            store, Entry(side.path.decode("utf-8", "replace"), side.mode, side.sha)
-        )
+        item = files.describe(store, Entry(shown_path(side.path), side.mode, side.sha))
         sides.append((item, store[side.sha].as_raw_string() if item.lfs is None else b""))
     (old_item, old_data), (new_item, new_data) = sides
     base = FileDiff(
@@ -165,7 +164,7 @@ def _commit_diff(store, sha: bytes) -> CommitDiff:  # type: ignore[no-untyped-de
         diff = _file_diff(store, change, budget)
         budget -= len(diff.lines)
         diffs.append(diff)
-    message = commit.message.decode("utf-8", "replace")
+    message = commit_text(commit.message, commit.encoding)
     parents = [p.decode() for p in commit.parents]
     return CommitDiff(commit_info(commit), message, parents, diffs, truncated)
 
