@@ -5,23 +5,15 @@ The one place where domain errors become HTTP for the JSON API.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repohub.api.bodies import InvalidBody, describe
 from repohub.api.headers import header_text
-from repohub.errors import DatabaseUnavailable, RepoHubError
-
-logger = logging.getLogger(__name__)
-# What SQLAlchemy raises when the database, not the query, is at fault: refused or dropped
-# connections, "database is locked" beyond SQLite's busy timeout, an exhausted pool.
-DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeout)
+from repohub.errors import RepoHubError
+from repohub.repos.outage import DATABASE_DOWN, database_unavailable
 
 
 def error_response(
@@ -37,18 +29,6 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RepoHubError)
     extra = getattr(exc, "extra", None)
     return error_response(exc.status_code, exc.message, exc.error_code, extra)
-
-
-def database_unavailable(exc: Exception) -> DatabaseUnavailable | None:
-    """The 503 for a database outage (the driver's words go to the log, not the client);
-    None for an error SQLite files as "operational" but that is a bug (no such table)."""
-    detail = str(getattr(exc, "orig", None) or exc).strip()
-    if isinstance(exc, OperationalError) and (
-        detail.startswith(("no such ", "near ")) or "syntax error" in detail
-    ):
-        return None
-    logger.warning("database unavailable: %s", detail.splitlines()[0] if detail else type(exc))
-    return DatabaseUnavailable()
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 from dulwich.objects import Commit
 
 from repohub.objects.gitstore import NetworkObjectStore
+from repohub.repos.paths import commit_text
 
 MAX_COMMITS = 250
 MAX_WALK = 100_000
@@ -46,8 +47,8 @@ def ancestors(store: NetworkObjectStore, start: bytes) -> dict[bytes, Commit]:
 
 
 def describe(commit: Commit) -> dict[str, Any]:
-    author = commit.author.decode("utf-8", "replace").split(" <", 1)[0]
-    title = commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0]
+    author = commit_text(commit.author, commit.encoding).split(" <", 1)[0]
+    title = commit_text(commit.message, commit.encoding).strip().split("\n", 1)[0]
     date = datetime.fromtimestamp(commit.commit_time, UTC)
     return {
         "sha": commit.id.decode(),

@@ -17,9 +17,9 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from repohub.api.errors import DATABASE_DOWN, database_unavailable
 from repohub.auth.identity import ANONYMOUS
 from repohub.errors import NotFound, RepoHubError, ServiceUnavailable, Unauthenticated
+from repohub.repos.outage import DATABASE_DOWN, database_unavailable
 from repohub.web.context import Page, page_of, web_state
 
 TITLES = {
