@@ -42,24 +42,38 @@ def describe(errors: Iterable[Mapping[str, Any]]) -> list[str]:
     return problems
 
 
-def has_nul(value: object) -> bool:
+def _bad_text(text: str) -> bool:
+    """NUL, or a lone surrogate (JSON's `\\udcff`), which no UTF-8 answer could carry back."""
+    return "\x00" in text or (not text.isascii() and not _encodes(text))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def has_bad_text(value: object) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _bad_text(value)
     if isinstance(value, Mapping):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(has_bad_text(k) or has_bad_text(v) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
+        return any(has_bad_text(v) for v in value)
     return False
 
 
 class BodyModel(BaseModel):
-    """Base of every JSON body model: no string anywhere in it may hold a NUL byte."""
+    """Base of every JSON body model: no string anywhere in it may hold a NUL byte or a lone
+    surrogate (the one would fail in PostgreSQL, the other when an answer echoes it)."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise ValueError("must not contain NUL bytes")
+    def _text_is_text(cls, value: Any) -> Any:
+        if has_bad_text(value):
+            raise ValueError("must be text without NUL bytes or unpaired surrogates")
         return value
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from repohub.api.bodies import InvalidBody, describe
-from repohub.api.headers import header_text
+from repohub.api.headers import body_text, header_text
 from repohub.errors import RepoHubError
 from repohub.repos.outage import DATABASE_DOWN, database_unavailable
 
@@ -22,7 +22,8 @@ def error_response(
     headers = {"X-Error-Message": header_text(message)}
     if code:
         headers["X-Error-Code"] = code
-    return JSONResponse({"error": message, **(extra or {})}, status_code=status, headers=headers)
+    body = {"error": body_text(message), **(extra or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from repohub.api.credentials import identity_from_header
+from repohub.api.headers import body_text
 from repohub.api.runtime import run_transfer
 from repohub.api.streams import BodyReader, ResponseWriter
 from repohub.auth.accounts import validate_account_name
@@ -64,7 +65,7 @@ def _error(exc: RepoHubError, identity: Identity) -> Response:
         return PlainTextResponse(text + "\n", 401, headers={**CHALLENGE, **NO_CACHE})
     if isinstance(exc, NotFound):
         return PlainTextResponse("Repository not found\n", 404, headers=NO_CACHE)
-    return PlainTextResponse(exc.message + "\n", exc.status_code, headers=NO_CACHE)
+    return PlainTextResponse(body_text(exc.message) + "\n", exc.status_code, headers=NO_CACHE)
 
 
 async def _authorize(

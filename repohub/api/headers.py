@@ -29,6 +29,13 @@ def header_text(text: str, limit: int = HEADER_TEXT_LIMIT) -> str:
     return safe[:limit]
 
 
+def body_text(text: str) -> str:
+    """`text` as an answer body (JSON or plain) can carry it: a lone surrogate (from an
+    undecodable byte or a JSON `\\udcff` escape) would fail the UTF-8 encoding of the whole
+    answer, so it is written as an escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def is_header_safe(value: bytes) -> bool:
     return all(byte in _PRINTABLE for byte in value)
 

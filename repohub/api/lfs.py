@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from repohub.api.bodies import json_body
 from repohub.api.credentials import identity_from_header
 from repohub.api.deps import base_url
-from repohub.api.headers import header_text
+from repohub.api.headers import body_text, header_text
 from repohub.api.hubjson import hub_date
 from repohub.api.lfs_bodies import (
     BatchRequest,
@@ -63,7 +63,8 @@ def lfs_json(
 
 def lfs_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     extra = {"X-Error-Message": header_text(message)}
-    return lfs_json({"message": message, "error": message}, status, {**extra, **(headers or {})})
+    text = body_text(message)
+    return lfs_json({"message": text, "error": text}, status, {**extra, **(headers or {})})
 
 
 def _challenge(message: str) -> JSONResponse:

@@ -215,3 +215,18 @@ def test_chunked_body_under_the_limit_still_works(api: httpx.Client, make_user) 
         headers={**alice.auth, "Content-Type": "application/json"},
     )
     assert r.status_code == 200, r.text
+
+
+def test_lone_surrogate_in_json_is_422_not_a_crash(api: httpx.Client, make_user, make_repo) -> None:
+    """JSON may spell a lone surrogate (`\\udcff`); echoed into a UTF-8 answer it would crash."""
+    alice = make_user("alice")
+    repo = make_repo(alice)
+    r = api.post(
+        "/api/repos/create",
+        content=b'{"name": "\\udcff", "type": "model"}',
+        headers={**alice.auth, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    batch = b'{"operation": "download", "objects": [{"oid": "\\udcff", "size": 1}]}'
+    r = api.post(_lfs(repo, "objects/batch"), content=batch, headers={**LFS, **alice.auth})
+    assert r.status_code == 422, r.text
