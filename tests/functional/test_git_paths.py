@@ -156,16 +156,19 @@ def test_api_lists_and_serves_the_name_escaped(latin1: Pushed, api: httpx.Client
     recursive = api.get(f"/api/models/{repo}/tree/main", params={"recursive": "1"})
     assert f"{SHOWN_DIR}/w.txt" in {item["path"] for item in recursive.json()}
 
-    # JSON may carry a lone surrogate (`\udce9`, Python's surrogateescape of 0xE9): no match,
-    # and no crash either; it is sent as ASCII JSON, which httpx's encoder would refuse.
-    asked = [SHOWN_CAFE, f"{SHOWN_DIR}/w.txt", "caf\udce9.txt"]
-    info = api.post(
-        f"/api/models/{repo}/paths-info/main",
-        content=json.dumps({"paths": asked, "expand": True}),
-        headers={"content-type": "application/json"},
-    )
+    asked = [SHOWN_CAFE, f"{SHOWN_DIR}/w.txt"]
+    info = api.post(f"/api/models/{repo}/paths-info/main", json={"paths": asked, "expand": True})
     assert info.status_code == 200, info.text
     assert [item["path"] for item in info.json()] == [SHOWN_CAFE, f"{SHOWN_DIR}/w.txt"]
+    # JSON may carry a lone surrogate (`\udce9`, Python's surrogateescape of 0xE9): it is not
+    # text, so the parsing layer refuses it, naming the field (sent as ASCII JSON, which
+    # httpx's encoder would refuse).
+    surrogate = api.post(
+        f"/api/models/{repo}/paths-info/main",
+        content=json.dumps({"paths": [*asked, "caf\udce9.txt"]}),
+        headers={"content-type": "application/json"},
+    )
+    assert surrogate.status_code == 422 and "paths" in surrogate.json()["error"], surrogate.text
     form = api.post(f"/api/models/{repo}/paths-info/main", data={"paths": [SHOWN_DIR]})
     assert [(i["path"], i["type"]) for i in form.json()] == [(SHOWN_DIR, "directory")]
 
