@@ -22,6 +22,7 @@ from repohub.api import (
 )
 from repohub.api.headers import HeaderGuard
 from repohub.api.limits import BodyLimit, LenientJson, NoNulInUrl
+from repohub.api.requestid import RequestId
 from repohub.config import Settings
 from repohub.repos.context import Hub
 from repohub.web import jobs_pages
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.add_middleware(LenientJson)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(NoNulInUrl)
+    app.add_middleware(RequestId)  # outside the others: their answers get an id too
     app.add_middleware(HeaderGuard)  # outermost: no response escapes it
     return app
 

@@ -108,6 +108,9 @@ class Repo(Base):
     )
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     likes: Mapped[int] = mapped_column(Integer, default=0)
+    # The Hub's access-request mode: None (not gated), "auto" or "manual". Stored and shown
+    # (repo info's `gated`) so clients round-trip it; access is not gated by it yet.
+    gated: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
@@ -117,6 +120,25 @@ class Repo(Base):
     @property
     def full_name(self) -> str:
         return f"{self.owner.name}/{self.name}"
+
+
+class RepoRedirect(Base):
+    """A name a repo had before a move: `owner/name` of `repo_type` now means `repo_id`.
+
+    `repos.service.get_repo` follows these when no repo has the name, so git, LFS, the API
+    and the web keep answering at old names. A repo created or moved to the name later takes
+    it back (the row is deleted); deleting the repo deletes its rows (cascade).
+    """
+
+    __tablename__ = "repo_redirects"
+    __table_args__ = (UniqueConstraint("owner_id", "repo_type", "name_lower"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    repo_type: Mapped[str] = mapped_column(String(8))
+    name_lower: Mapped[str] = mapped_column(String(96))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Collaborator(Base):

@@ -9,12 +9,17 @@ from sqlalchemy.orm import Session, contains_eager
 
 from repohub.auth.accounts import find_account, org_role
 from repohub.auth.identity import Identity
-from repohub.db.models import Account, Network, Ref, Repo
+from repohub.db.models import Account, Network, Ref, Repo, RepoRedirect
 from repohub.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RepoNotFound
 from repohub.repos.access import Access, require, visible_filter
 from repohub.repos.context import Hub
 from repohub.repos.initial import make_initial_commit
 from repohub.repos.names import validate_repo_name, validate_repo_type
+
+READ_SCOPE_REFUSED = (
+    "This token can only read: create a token with write scope (Settings > Access tokens) "
+    "and use it for this action"
+)
 
 
 class RepoExists(Conflict):
@@ -49,26 +54,77 @@ _FIND_REPO = (
 )
 
 
+# A name no repo has may be the old name of a moved one (asked only on a miss).
+_FIND_MOVED = (
+    select(Repo)
+    .join(RepoRedirect, RepoRedirect.repo_id == Repo.id)
+    .join(Account, Account.id == RepoRedirect.owner_id)
+    .where(
+        Account.name_lower == bindparam("owner"),
+        RepoRedirect.repo_type == bindparam("repo_type"),
+        RepoRedirect.name_lower == bindparam("name"),
+    )
+)
+
+
+def _params(key: RepoKey) -> dict[str, str]:
+    return {"owner": key.owner.lower(), "repo_type": key.repo_type, "name": key.name.lower()}
+
+
 def find_repo(session: Session, key: RepoKey) -> Repo | None:
-    """The repo and its owner in one query: every request's access check starts here."""
-    params = {"owner": key.owner.lower(), "repo_type": key.repo_type, "name": key.name.lower()}
-    return session.scalar(_FIND_REPO, params)
+    """The repo that has this name now, and its owner, in one query (old names not followed:
+    creating and moving ask this, since a redirect never blocks a name)."""
+    return session.scalar(_FIND_REPO, _params(key))
 
 
-def get_repo(session: Session, identity: Identity, key: RepoKey, needed: Access) -> Repo:
-    """The repo named by `key` if `identity` may act on it: the entry point of every surface."""
+def find_moved(session: Session, key: RepoKey) -> Repo | None:
+    """The repo that had this name before it was moved, if one did."""
+    return session.scalar(_FIND_MOVED, _params(key))
+
+
+def get_repo(
+    session: Session, identity: Identity, key: RepoKey, needed: Access, *, follow: bool = True
+) -> Repo:
+    """The repo named by `key` if `identity` may act on it: the entry point of every surface.
+
+    An old name of a moved repo means the repo (`follow`), so every surface (git, LFS,
+    `/resolve`, API, web) keeps working at it, as on the Hub; only a delete asks without
+    following, so deleting a name never deletes a repo that now has another one.
+    """
     repo = find_repo(session, key)
+    if repo is None and follow:
+        repo = find_moved(session, key)
+    missing = RepoNotFound(f"Repository {key.owner}/{key.name} not found")
     if repo is None:
-        raise RepoNotFound(f"Repository {key.owner}/{key.name} not found")
-    require(session, identity, repo, needed)
+        raise missing
+    try:
+        require(session, identity, repo, needed)
+    except RepoNotFound:
+        raise missing from None  # the name asked for: an old name never tells the new one
     return repo
+
+
+def is_old_name(repo: Repo, key: RepoKey) -> bool:
+    """Whether `key` reached `repo` through a redirect (names compare case-insensitively)."""
+    return (repo.owner.name_lower, repo.name_lower) != (key.owner.lower(), key.name.lower())
+
+
+def claim_name(session: Session, owner_id: int, repo_type: str, name: str) -> None:
+    """A repo now has this name: any redirect from it ends (the new repo takes it back)."""
+    session.execute(
+        delete(RepoRedirect).where(
+            RepoRedirect.owner_id == owner_id,
+            RepoRedirect.repo_type == repo_type,
+            RepoRedirect.name_lower == name.lower(),
+        )
+    )
 
 
 def _writable_namespace(session: Session, identity: Identity, owner_name: str | None) -> Account:
     if identity.user_id is None:
         raise PermissionDenied("You must be logged in to create a repository")
     if not identity.can_write:
-        raise PermissionDenied("A read-only token cannot create repositories")
+        raise PermissionDenied(READ_SCOPE_REFUSED)
     user = session.get(Account, identity.user_id)
     assert user is not None
     if not owner_name or owner_name.lower() == user.name_lower:
@@ -112,6 +168,7 @@ def create_repo(
         repo.owner = account
         session.add(repo)
         session.flush()
+        claim_name(session, account.id, repo_type, name)
         if not empty:
             creator = session.get(Account, identity.user_id)
             assert creator is not None
@@ -151,6 +208,7 @@ def fork_repo(
         fork.owner = account
         session.add(fork)
         session.flush()
+        claim_name(session, account.id, fork.repo_type, new_name)
         refs = session.execute(select(Ref.name, Ref.target).where(Ref.repo_id == parent.id))
         session.add_all(Ref(repo_id=fork.id, name=n, target=t) for n, t in refs)
     return fork
@@ -159,7 +217,7 @@ def fork_repo(
 def delete_repo(hub: Hub, identity: Identity, key: RepoKey) -> None:
     """Delete a repo; its network's objects go when the last repo of the network goes."""
     with hub.sessions.begin() as session:
-        repo = get_repo(session, identity, key, Access.ADMIN)
+        repo = get_repo(session, identity, key, Access.ADMIN, follow=False)
         network_id = repo.network_id
         session.execute(delete(Ref).where(Ref.repo_id == repo.id))
         session.delete(repo)

@@ -8,23 +8,26 @@ and asks `repos.access` through `get_repo`, so the web page and any future API a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from repohub.auth.accounts import ROLES, find_account, orgs_of
+from repohub.auth.accounts import ROLES, find_account, org_role, orgs_of
 from repohub.auth.identity import Identity
-from repohub.db.models import Account, Collaborator, Membership, Repo, utcnow
+from repohub.db.models import Account, Collaborator, Membership, Repo, RepoRedirect, utcnow
 from repohub.db.social import Like
 from repohub.errors import InvalidArgument, NotFound, PermissionDenied
-from repohub.repos.access import Access
+from repohub.repos.access import Access, visible_filter
 from repohub.repos.context import Hub
+from repohub.repos.names import validate_gated, validate_repo_name
 from repohub.repos.reading import repo_refs
 from repohub.repos.search import reindex_repo
 from repohub.repos.service import (
+    READ_SCOPE_REFUSED,
     RepoExists,
     RepoKey,
-    _writable_namespace,
+    claim_name,
     delete_repo,
     find_repo,
     get_repo,
@@ -45,6 +48,7 @@ class AdminView:
 
     full_name: str
     private: bool
+    gated: str | None
     description: str
     default_branch: str
     branches: list[str]
@@ -74,6 +78,7 @@ def admin_view(hub: Hub, identity: Identity, key: RepoKey) -> AdminView:
         return AdminView(
             full_name=repo.full_name,
             private=repo.private,
+            gated=repo.gated,
             description=repo.description,
             default_branch=repo.default_branch,
             branches=branches,
@@ -84,6 +89,10 @@ def admin_view(hub: Hub, identity: Identity, key: RepoKey) -> AdminView:
 
 
 def set_visibility(hub: Hub, identity: Identity, key: RepoKey, *, private: bool) -> None:
+    update_settings(hub, identity, key, private=private)
+
+
+def _set_private(session: Session, repo: Repo, private: bool) -> None:
     """Make a repo public or private, keeping its fork network of one visibility.
 
     A fork network shares one object store and a commit id resolves in any repo of it, so
@@ -91,17 +100,44 @@ def set_visibility(hub: Hub, identity: Identity, key: RepoKey, *, private: bool)
     forks can be detached into their own network, visibility changes only for a repo that
     has no forks and is no fork.
     """
+    if _network_size(session, repo) > 1:
+        raise InvalidArgument(
+            "This repository shares its storage with its forks (one fork network), so "
+            "its visibility must stay the same as theirs."
+        )
+    repo.private = private
+    repo.updated_at = utcnow()
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    private: bool
+    gated: str | None
+
+
+def update_settings(
+    hub: Hub,
+    identity: Identity,
+    key: RepoKey,
+    *,
+    private: bool | None = None,
+    gated: str | bool | None = None,
+) -> RepoSettings:
+    """Change visibility and/or the gating mode (None: leave as is) in one transaction.
+
+    `gated` (`"auto"`, `"manual"`, or False to ungate) is stored and shown in repo info,
+    so the Hub client round-trips it, but not enforced yet: a gated public repo is still
+    readable by anyone, as a public repo.
+    """
+    mode = validate_gated(gated) if gated is not None else None
     with hub.sessions.begin() as session:
         repo = get_repo(session, identity, key, Access.ADMIN)
-        if repo.private == private:
-            return
-        if _network_size(session, repo) > 1:
-            raise InvalidArgument(
-                "This repository shares its storage with its forks (one fork network), so "
-                "its visibility must stay the same as theirs."
-            )
-        repo.private = private
-        repo.updated_at = utcnow()
+        if private is not None and repo.private != private:
+            _set_private(session, repo, private)
+        if gated is not None and repo.gated != mode:
+            repo.gated = mode
+            repo.updated_at = utcnow()
+        return RepoSettings(repo.private, repo.gated)
 
 
 def set_description(hub: Hub, identity: Identity, key: RepoKey, description: str) -> None:
@@ -161,24 +197,66 @@ def remove_collaborator(hub: Hub, identity: Identity, key: RepoKey, username: st
 
 
 def transfer(hub: Hub, identity: Identity, key: RepoKey, new_owner: str) -> str:
-    """Move a repo to a namespace the caller may create repos in; returns its new name.
+    """Move a repo to another namespace under the same name; returns its new name."""
+    with hub.sessions() as session:
+        name = get_repo(session, identity, key, Access.ADMIN).name
+    return move(hub, identity, key, new_owner.strip(), name)
 
-    The repo keeps its id, network, forks and collaborators; only the owner changes.
+
+def move(hub: Hub, identity: Identity, key: RepoKey, new_owner: str, new_name: str) -> str:
+    """Rename and/or transfer a repo; returns its new `owner/name`.
+
+    The repo keeps its id, network, refs, forks, likes and collaborators; its old name
+    becomes a redirect (`repo_redirects`), so clones, links and scripts that use it keep
+    working until a repo is created under that name again.
     """
+    validate_repo_name(new_name)
     with hub.sessions.begin() as session:
         repo = get_repo(session, identity, key, Access.ADMIN)
-        target = _writable_namespace(session, identity, new_owner.strip())
-        if target.id == repo.owner_id:
-            raise InvalidArgument(f"{repo.full_name} already belongs to {target.name}")
-        existing = find_repo(session, RepoKey(repo.repo_type, target.name, repo.name))
-        if existing is not None:
+        target = _move_target(session, identity, new_owner)
+        if target.id == repo.owner_id and repo.name == new_name:
+            raise InvalidArgument(f"{repo.full_name} already has that name")
+        existing = find_repo(session, RepoKey(repo.repo_type, target.name, new_name))
+        if existing is not None and existing.id != repo.id:
             raise RepoExists(existing)
-        repo.owner_id = target.id
-        repo.owner = target
+        old_owner_id, old_name = repo.owner_id, repo.name_lower
+        claim_name(session, target.id, repo.repo_type, new_name)
+        repo.owner_id, repo.owner = target.id, target
+        repo.name, repo.name_lower = new_name, new_name.lower()
         repo.updated_at = utcnow()
         session.flush()
+        if (old_owner_id, old_name) != (target.id, repo.name_lower):  # not a change of case
+            claim_name(session, old_owner_id, repo.repo_type, old_name)
+            session.add(
+                RepoRedirect(
+                    owner_id=old_owner_id,
+                    repo_type=repo.repo_type,
+                    name_lower=old_name,
+                    repo_id=repo.id,
+                )
+            )
         reindex_repo(hub, session, repo)
         return repo.full_name
+
+
+def _move_target(session: Session, identity: Identity, owner_name: str) -> Account:
+    """Where a repo may move: to the caller, or to an organisation the caller administers
+    (site administrators: anywhere). Moving hands the repo to the namespace's admins, so
+    an org's write role, enough to create repos there, is not enough."""
+    if not identity.can_write or identity.user_id is None:
+        raise PermissionDenied(READ_SCOPE_REFUSED)
+    me = session.get(Account, identity.user_id)
+    assert me is not None
+    if owner_name.lower() == me.name_lower:
+        return me
+    target = find_account(session, owner_name)
+    if target is not None and identity.is_admin:
+        return target
+    if target is None or target.kind != "org":
+        raise NotFound(f"no organisation named {owner_name!r}")
+    if org_role(session, target.id, me.id) != "admin":
+        raise PermissionDenied(f"Only admins of {target.name} can move repositories into it")
+    return target
 
 
 def delete_confirmed(hub: Hub, identity: Identity, key: RepoKey, confirmation: str) -> None:
@@ -206,25 +284,81 @@ def has_liked(session: Session, identity: Identity, repo: Repo) -> bool:
 
 
 def toggle_like(hub: Hub, identity: Identity, key: RepoKey) -> bool:
-    """Like a repo, or take the like back; returns whether it is liked now.
+    """Like a repo, or take the like back (the web's button); returns whether it is liked."""
+    if identity.user_id is None:
+        raise PermissionDenied("Log in to like repositories")
+    with hub.sessions() as session:
+        liked = has_liked(session, identity, get_repo(session, identity, key, Access.READ))
+    set_like(hub, identity, key, liked=not liked)
+    return not liked
+
+
+def set_like(hub: Hub, identity: Identity, key: RepoKey, *, liked: bool) -> int:
+    """Like or unlike (idempotent, as the Hub's POST and DELETE `/like`); returns the count.
 
     `repos.likes` is kept in the same transaction, so listings sort by likes without
-    counting rows.
+    counting rows; a like that is already there (or already gone) changes nothing.
     """
     if identity.user_id is None:
         raise PermissionDenied("Log in to like repositories")
     with hub.sessions.begin() as session:
         repo = get_repo(session, identity, key, Access.READ)
-        liked = has_liked(session, identity, repo)
-        if liked:
-            session.execute(
-                delete(Like).where(Like.repo_id == repo.id, Like.user_id == identity.user_id)
-            )
-        else:
-            session.add(Like(repo_id=repo.id, user_id=identity.user_id))
-        step = -1 if liked else 1
-        session.execute(update(Repo).where(Repo.id == repo.id).values(likes=Repo.likes + step))
-    return not liked
+        if has_liked(session, identity, repo) != liked:
+            if liked:
+                session.add(Like(repo_id=repo.id, user_id=identity.user_id))
+            else:
+                session.execute(
+                    delete(Like).where(Like.repo_id == repo.id, Like.user_id == identity.user_id)
+                )
+            step = 1 if liked else -1
+            session.execute(update(Repo).where(Repo.id == repo.id).values(likes=Repo.likes + step))
+        session.flush()
+        return session.scalar(select(Repo.likes).where(Repo.id == repo.id)) or 0
+
+
+@dataclass(frozen=True)
+class LikedRepo:
+    repo_type: str
+    full_name: str
+    liked_at: datetime
+
+
+@dataclass(frozen=True)
+class Liker:
+    name: str
+    fullname: str
+
+
+def liked_by(
+    session: Session, identity: Identity, username: str, *, limit: int, offset: int = 0
+) -> list[LikedRepo]:
+    """What `username` liked, newest first, among the repos `identity` may see."""
+    user = _user(session, username)
+    rows = session.execute(
+        select(Repo, Like.created_at)
+        .join(Like, Like.repo_id == Repo.id)
+        .where(Like.user_id == user.id, visible_filter(identity))
+        .order_by(Like.created_at.desc(), Repo.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [LikedRepo(r.repo_type, r.full_name, at) for r, at in rows]
+
+
+def likers(
+    session: Session, identity: Identity, key: RepoKey, *, limit: int, offset: int = 0
+) -> list[Liker]:
+    """Who liked a repo `identity` may read, earliest first."""
+    repo = get_repo(session, identity, key, Access.READ)
+    rows = session.execute(
+        select(Account.name, Account.fullname)
+        .join(Like, Like.user_id == Account.id)
+        .where(Like.repo_id == repo.id)
+        .order_by(Like.created_at, Account.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [Liker(n, f or n) for n, f in rows]
 
 
 def record_download(hub: Hub, repo_id: int) -> None:
