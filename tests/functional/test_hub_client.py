@@ -1,14 +1,12 @@
 """Downloads and listings through the real `huggingface_hub` clients: 2.x in-process, and the
-requests-based 0.36.x that users still run, in its own virtualenv as a subprocess.
+requests-based 0.36.x that users still run, in its own virtualenv as a subprocess (the
+`downloads_explicit` scenario; `test_hub_versions` drives every release in `HF_VERSIONS`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import socket
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,7 @@ from repohub.repos.context import Hub
 from tests.functional.test_files_api import Published, publish
 from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
-from tests.support.hfclient import HF_036, hf_036_python
+from tests.support.hfclient import HF_036, run_scenario
 from tests.support.stack import Server
 
 
@@ -216,105 +214,24 @@ def test_cached_commit_needs_no_request(
 
 # --- huggingface_hub 0.36.x, in its own virtualenv --------------------------------------------
 
-SCENARIO = r'''
-"""Run by the 0.36 client: every call the test checks; prints one JSON object."""
-import hashlib, json, sys
-from pathlib import Path
-
-import huggingface_hub
-from huggingface_hub import HfApi, hf_hub_download, snapshot_download
-
-args = json.loads(sys.argv[1])
-endpoint, repo = args["endpoint"], args["repo"]
-api = HfApi(endpoint=endpoint, token=args["token"])
-
-
-def digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def fetch(repo_id, filename, **options):
-    return hf_hub_download(repo_id, filename, endpoint=endpoint, **options)
-
-
-def error_of(call):
-    try:
-        call()
-    except Exception as exc:
-        return type(exc).__name__
-    return None
-
-
-out = {"version": huggingface_hub.__version__}
-out["regular"] = digest(fetch(repo, "config.json"))
-out["lfs"] = digest(fetch(repo, "weights.bin"))
-out["spaced"] = digest(fetch(repo, "dir/with space.txt"))
-out["feat"] = digest(fetch(repo, "feat.txt", revision="feat/x"))
-folder = Path(snapshot_download(repo, endpoint=endpoint))
-out["snapshot"] = {str(p.relative_to(folder)): digest(p) for p in folder.rglob("*") if p.is_file()}
-out["snapshot_commit"] = folder.name
-out["files"] = sorted(api.list_repo_files(repo))
-tree = api.list_repo_tree(repo, path_in_repo="dir", revision="feat/x")
-out["tree"] = sorted(e.path for e in tree)
-info = api.model_info(repo, files_metadata=True)
-out["info"] = {
-    "sha": info.sha,
-    "siblings": {
-        s.rfilename: [s.size, s.blob_id, s.lfs.sha256 if s.lfs else None] for s in info.siblings
-    },
-}
-out["created"] = [str(api.create_repo(args["new_repo"], exist_ok=True)) for _ in range(2)]
-out["models"] = sorted(m.id for m in api.list_models(author=args["author"]))
-out["errors"] = {
-    "revision": error_of(lambda: fetch(repo, "config.json", revision="nope")),
-    "entry": error_of(lambda: fetch(repo, "nope.txt")),
-    "private": error_of(lambda: fetch(args["private"], "secret.txt", token=False)),
-    "info": error_of(lambda: HfApi(endpoint=endpoint, token=False).model_info(args["private"])),
-}
-print(json.dumps(out))
-'''
-
-
-def _run_036(workdir: Path, server: Server, args: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    script = workdir / "scenario_036.py"
-    script.write_text(SCENARIO)
-    env = {
-        **os.environ,
-        "HF_HOME": str(workdir / "hf036"),
-        "HF_ENDPOINT": server.url,
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_XET": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    }
-    env.pop("HF_TOKEN", None)
-    result = subprocess.run(
-        [str(hf_036_python()), str(script), json.dumps({"endpoint": server.url, **args})],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_huggingface_hub_036(
     server: Server, tmp_path: Path, published: Published, private_repo: str
 ) -> None:
     owner = published.owner.name
     new_repo = f"{owner}/from-036"
-    out = _run_036(
-        tmp_path,
-        server,
+    out = run_scenario(
+        HF_036,
+        "downloads_explicit",
         {
+            "endpoint": server.url,
             "repo": published.repo,
             "token": published.owner.token,
             "new_repo": new_repo,
             "author": owner,
             "private": private_repo,
         },
+        workdir=tmp_path / "hf036",
+        endpoint=server.url,
     )
     assert out["version"] == HF_036
     files = {**published.files, "weights.bin": published.lfs_data}

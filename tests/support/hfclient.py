@@ -1,28 +1,38 @@
-"""A side virtualenv with the older, requests-based `huggingface_hub` 0.36.x that users still run.
+"""Side virtualenvs with the `huggingface_hub` releases that users run, and a scenario runner.
 
-The test suite's own venv has the current client; compatibility with 0.36 is checked by running
-a scenario script in this second venv as a subprocess. The venv is built once and cached under
-`~/.cache/repohub/hf-0.36-venv`; it is rebuilt when missing or when its marker file (written
-last, after a successful install) names another version. Building happens in a temporary
-directory that is renamed into place, under a file lock, so an interrupted or concurrent build
-never leaves a half-installed venv behind.
+The test suite's own venv has one client; compatibility with the others is checked by running a
+scenario script (a plain file in `hf_scenarios/`, run by path) in a second venv per release, as
+a subprocess that prints one JSON object. Each venv is built once and cached under
+`~/.cache/repohub/hf-<version>-venv`; it is rebuilt when missing or when its marker file
+(written last, after a successful install) names another version or interpreter. Building
+happens in a scratch directory that is renamed into place, under a per-venv file lock, so an
+interrupted or concurrent build never leaves a half-installed venv behind, and a fresh machine
+builds what it lacks inside the test run.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+# The releases the version matrix drives, oldest first: the last pre-1.0 series that still sees
+# wide use, the requests-based 0.3x line, the first httpx-based 1.x, a later 1.x and the current
+# 2.x. All install on Python 3.11 from PyPI without extras.
+HF_VERSIONS: tuple[str, ...] = ("0.20.3", "0.30.2", "0.36.2", "1.0.1", "1.6.0", "2.4.0")
 HF_036 = "0.36.2"  # the newest 0.36.x on PyPI (`pip index versions huggingface_hub`)
+
 CACHE = Path.home() / ".cache" / "repohub"
-VENV = CACHE / "hf-0.36-venv"
+SCENARIOS = Path(__file__).parent / "hf_scenarios"
 MARKER = "repohub-hf-version"
 BUILD_TIMEOUT = 900
+SCENARIO_TIMEOUT = 600
 
 
 def _pip_env() -> dict[str, str]:
@@ -35,22 +45,45 @@ def _pip_env() -> dict[str, str]:
     }
 
 
+def venv_path(version: str) -> Path:
+    """One directory per exact release, so two releases of one series never evict each other."""
+    return CACHE / f"hf-{version}-venv"
+
+
 def _python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _is_ready(venv: Path) -> bool:
+def _marker_text(version: str) -> str:
+    """The release and the interpreter series: a venv built for another Python is stale too."""
+    return f"{version} py{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _is_ready(venv: Path, version: str) -> bool:
+    """`exists()` follows the interpreter symlink, so a venv whose base Python is gone is stale."""
     marker = venv / MARKER
-    return _python(venv).exists() and marker.is_file() and marker.read_text().strip() == HF_036
+    return (
+        _python(venv).exists()
+        and marker.is_file()
+        and marker.read_text().strip() == _marker_text(version)
+    )
 
 
-def _build(target: Path) -> None:
+def _remove_scratch(target: Path) -> None:
+    """Scratch dirs left by a build that was killed (no `finally` ran); called under the lock."""
+    for stale in target.parent.glob(f".{target.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _build(target: Path, version: str) -> None:
     """Create the venv in a scratch directory beside `target`, then rename it into place.
 
-    A venv records its absolute path in its scripts, but `python -m pip` and `python -c`
+    A venv records its absolute path in its scripts, but `python -m pip` and `python <script>`
     go through the interpreter only, so a renamed venv still works for what the tests run.
+    Only `huggingface_hub==X` is installed, no extras: each build stays a few seconds.
     """
-    scratch = Path(tempfile.mkdtemp(prefix=".hf-venv-", dir=target.parent))
+    _remove_scratch(target)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         subprocess.run(
             [sys.executable, "-m", "venv", str(scratch)],
@@ -59,7 +92,7 @@ def _build(target: Path) -> None:
             timeout=BUILD_TIMEOUT,
         )
         result = subprocess.run(
-            [str(_python(scratch)), "-m", "pip", "install", "-q", f"huggingface_hub=={HF_036}"],
+            [str(_python(scratch)), "-m", "pip", "install", "-q", f"huggingface_hub=={version}"],
             env=_pip_env(),
             capture_output=True,
             text=True,
@@ -67,8 +100,9 @@ def _build(target: Path) -> None:
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"pip install huggingface_hub=={HF_036} failed:\n{result.stderr}")
-        (scratch / MARKER).write_text(HF_036)
+            raise RuntimeError(f"pip install huggingface_hub=={version} failed:\n{result.stderr}")
+        (scratch / MARKER).write_text(_marker_text(version))
+        scratch.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other accounts
         if target.exists():
             shutil.rmtree(target)
         scratch.rename(target)
@@ -77,11 +111,74 @@ def _build(target: Path) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def hf_036_python() -> Path:
-    """The interpreter of the cached 0.36 venv, building the venv first if needed."""
+def hf_python(version: str) -> Path:
+    """The interpreter of the cached venv for `version`, building the venv first if needed."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / "hf-0.36-venv.lock").open("w") as lock:
+    venv = venv_path(version)
+    with (CACHE / f"{venv.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _is_ready(VENV):
-            _build(VENV)
-    return _python(VENV)
+        if not _is_ready(venv, version):
+            _build(venv, version)
+    return _python(venv)
+
+
+def hf_036_python() -> Path:
+    """The 0.36 interpreter, for callers written before the matrix existed."""
+    return hf_python(HF_036)
+
+
+def client_env(home: Path, endpoint: str, token: str | None) -> dict[str, str]:
+    """The environment a user's script would see: the hub's endpoint and token in the standard
+    variables, its own HF_HOME, no telemetry, no Xet and nothing inherited that names a token."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "PYTHONPATH"}
+    }
+    env.update(
+        {
+            "HF_HOME": str(home),
+            "HF_ENDPOINT": endpoint,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return env
+
+
+def run_scenario(
+    version: str,
+    scenario: str,
+    args: dict[str, Any],
+    *,
+    workdir: Path,
+    endpoint: str,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Run `hf_scenarios/<scenario>.py` with `version`'s client; return the JSON it printed last.
+
+    The scenario is a file run by path (its folder comes first on `sys.path`, so it can import
+    its siblings), so a write scenario is one more file beside the read one.
+    """
+    script = SCENARIOS / f"{scenario}.py"
+    assert script.is_file(), script
+    python = hf_python(version)
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [str(python), str(script), json.dumps(args)],
+        env=client_env(workdir / "hf-home", endpoint, token),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"{scenario} on {version} failed:\n{result.stderr}"
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"{scenario} on {version} printed nothing:\n{result.stderr}"
+    return json.loads(lines[-1])

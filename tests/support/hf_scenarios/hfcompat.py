@@ -1,0 +1,105 @@
+"""What every scenario needs from whichever `huggingface_hub` release runs it, found by feature.
+
+Scenarios run by path inside a side venv (see `tests/support/hfclient.py`), so this file is
+imported as a sibling module, never from the test package, and may use only the standard
+library and the client. Where releases differ (where an error class lives, which keyword a
+call takes), the difference is detected here, once, instead of skipping on a version number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import huggingface_hub
+
+# Where releases have kept their error classes: the top-level package (where a release exports
+# them), `huggingface_hub.errors` (the later 0.2x releases on) and `huggingface_hub.utils` (0.20).
+_ERROR_MODULES = ("huggingface_hub", "huggingface_hub.errors", "huggingface_hub.utils")
+
+
+def args() -> dict[str, Any]:
+    """The scenario's inputs: one JSON object, the first command-line argument."""
+    return json.loads(sys.argv[1])
+
+
+def emit(out: dict[str, Any]) -> None:
+    """The scenario's result: one JSON object on the last line of stdout, with the version."""
+    print(json.dumps({"version": huggingface_hub.__version__, **out}))
+
+
+def error_class(name: str) -> type[BaseException]:
+    """The client's error class `name`, wherever this release defines or exports it."""
+    for module_name in _ERROR_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+    raise LookupError(f"huggingface_hub {huggingface_hub.__version__} has no {name}")
+
+
+def where_error(name: str) -> list[str]:
+    """The modules that expose `name`, so a test can say where each release keeps it."""
+    places = []
+    for module_name in _ERROR_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if isinstance(getattr(module, name, None), type):
+            places.append(module_name)
+    return places
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status behind an error, from `requests` (0.x) or `httpx` (1.x on) responses."""
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def error_of(call: Callable[[], object], expected: str) -> dict[str, Any]:
+    """Run `call`, which must fail; say what it raised and whether that is `expected`.
+
+    The check is `isinstance`, not the class name: 1.x raises `RemoteEntryNotFoundError`,
+    a subclass of `EntryNotFoundError`, where 0.x raised the base class itself.
+    """
+    try:
+        call()
+    except Exception as exc:
+        return {
+            "raised": type(exc).__name__,
+            "is_expected": isinstance(exc, error_class(expected)),
+            "status": status_of(exc),
+            "message": str(exc).splitlines()[0][:300] if str(exc) else "",
+        }
+    return {"raised": None, "is_expected": False, "status": None, "message": "no error"}
+
+
+def accepts(function: Callable[..., object], keyword: str) -> bool:
+    """Whether this release's `function` takes `keyword` (a keyword added in some release)."""
+    try:
+        return keyword in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def lfs_field(lfs: object, name: str) -> Any:
+    """A field of a sibling's LFS info: an object in current releases, a dict in early ones."""
+    if lfs is None:
+        return None
+    if isinstance(lfs, dict):
+        return lfs.get(name)
+    return getattr(lfs, name, None)
