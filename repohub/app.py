@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from repohub import __version__
 from repohub.api import (
     accounts,
+    commits,
     compare,
     errors,
     files,
@@ -17,6 +18,7 @@ from repohub.api import (
     health,
     jobs,
     lfs,
+    refs,
     repos,
     runtime,
 )
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.hub = hub
     errors.install(app)
-    for module in (health, accounts, repos, lfs, files, git_http, jobs, compare):
+    for module in (health, accounts, repos, commits, refs, lfs, files, git_http, jobs, compare):
         app.include_router(module.router)
     jobs_pages.install(app)  # before the web's `/{owner}/{name}/...` routes
     web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last

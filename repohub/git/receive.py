@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from dulwich.errors import GitProtocolError
-from dulwich.objects import ZERO_SHA, ShaFile, valid_hexsha
+from dulwich.objects import ZERO_SHA, valid_hexsha
 from dulwich.protocol import (
     CAPABILITY_ATOMIC,
     CAPABILITY_DELETE_REFS,
@@ -30,27 +29,14 @@ from dulwich.protocol import (
 from dulwich.server import ReceivePackHandler
 
 from repohub.errors import StorageUnavailable
-from repohub.git.policy import RepoRules, check_update
-from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
+from repohub.git.updates import PushContext, apply_push
+from repohub.objects.gitstore import IncomingPack
 from repohub.objects.packerrors import InvalidPack
 from repohub.refs.sqlrefs import RefUpdate
 
 logger = logging.getLogger(__name__)
 CAPABILITIES_REF = b"capabilities^{}"
 AGENT = b"agent=repohub/0.1"
-
-
-@dataclass
-class PushContext:
-    """What receive-pack needs beyond the protocol: rules, limits, and how to move refs."""
-
-    store: NetworkObjectStore
-    rules: RepoRules
-    max_pack_bytes: int
-    apply_updates: Callable[[list[RefUpdate], bool], dict[bytes, str | None]]
-    pre_receive: Callable[[list[RefUpdate], IncomingPack | None], str | None] = lambda _u, _p: None
-    post_receive: Callable[[list[RefUpdate]], None] = lambda _u: None
-    messages: list[str] = field(default_factory=list)
 
 
 class HubReceivePackHandler(ReceivePackHandler):
@@ -138,34 +124,11 @@ class HubReceivePackHandler(ReceivePackHandler):
     def _update(
         self, commands: list[RefUpdate], incoming: IncomingPack | None
     ) -> list[tuple[bytes, bytes]]:
-        get: Callable[[bytes], ShaFile] = incoming.get if incoming else self.push.store.__getitem__
-        verdicts = {c.ref: check_update(c, self.push.rules, get) for c in commands}
         atomic = self.has_capability(CAPABILITY_ATOMIC)
-        if atomic and any(verdicts.values()):
-            return _statuses(commands, {r: v or "atomic push failed" for r, v in verdicts.items()})
-        allowed = [c for c in commands if verdicts[c.ref] is None]
-        if allowed:
-            hook_error = self.push.pre_receive(allowed, incoming)
-            if hook_error:
-                self._remote(hook_error)
-                return _statuses(
-                    commands,
-                    {c.ref: verdicts[c.ref] or "pre-receive hook declined" for c in commands},
-                )
-            if incoming is not None:
-                incoming.publish()
-            results = self.push.apply_updates(allowed, atomic)
-            verdicts.update(results)
-            moved = [c for c in allowed if results.get(c.ref) is None]
-            if moved:
-                try:
-                    self.push.post_receive(moved)
-                except StorageUnavailable as exc:  # the refs moved: the push itself succeeded
-                    logger.warning("post-receive: storage unavailable: %s", exc.message)
-                    self._remote(f"warning: post-receive skipped: storage unavailable: {exc}")
-        for message in self.push.messages:
+        outcome = apply_push(self.push, commands, incoming, atomic=atomic)
+        for message in [outcome.refusal] if outcome.refusal else outcome.messages:
             self._remote(message)
-        return _statuses(commands, verdicts)
+        return _statuses(commands, outcome.verdicts)
 
     def _remote(self, message: str) -> None:
         """Hook output reaches the pusher as `remote:` lines even with `--quiet`, as in git."""

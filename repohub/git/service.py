@@ -15,8 +15,9 @@ from repohub.auth.identity import Identity
 from repohub.git import upload_v2
 from repohub.git.hooks import HookPush, HookRunner, PushHooks, repo_path
 from repohub.git.policy import RepoRules
-from repohub.git.receive import HubReceivePackHandler, PushContext
+from repohub.git.receive import HubReceivePackHandler
 from repohub.git.repo import HubRepo
+from repohub.git.updates import PushContext
 from repohub.git.upload import HubUploadPackHandler
 from repohub.objects.gitstore import NetworkObjectStore
 from repohub.refs.sqlrefs import RefUpdate, SqlRefsContainer, apply_ref_updates
@@ -85,13 +86,29 @@ def run(
         ).handle()
         return
 
+    push = push_context(hub, identity, target, store, refs)
+    HubReceivePackHandler(
+        backend, ["."], proto, stateless_rpc=True, advertise_refs=advertise, push=push
+    ).handle()
+
+
+def push_context(
+    hub: Hub,
+    identity: Identity,
+    target: GitTarget,
+    store: NetworkObjectStore,
+    refs: SqlRefsContainer,
+) -> PushContext:
+    """How `identity` pushes to `target`: its rules, hooks and compare-and-swap, for
+    receive-pack and API commits alike."""
+
     def apply(updates: list[RefUpdate], atomic: bool) -> dict[bytes, str | None]:
         return apply_ref_updates(
             hub.sessions, target.repo_id, updates, user_id=identity.user_id, atomic=atomic
         )
 
     hooks = _push_hooks(hub, identity, target, store, refs)
-    push = PushContext(
+    return PushContext(
         store=store,
         rules=target.rules,
         max_pack_bytes=hub.settings.max_pack_bytes,
@@ -100,9 +117,6 @@ def run(
         post_receive=hooks.post_receive,
         messages=hooks.messages,
     )
-    HubReceivePackHandler(
-        backend, ["."], proto, stateless_rpc=True, advertise_refs=advertise, push=push
-    ).handle()
 
 
 def _push_hooks(

@@ -152,7 +152,9 @@ def test_repo_settings(
     moved = _settings(web, repo, "transfer", new_owner=org)
     new_name = f"{org}/{repo.split('/')[1]}"
     assert moved.status_code == 303 and moved.headers["location"] == f"/{new_name}"
-    assert web.get(f"/{repo}").status_code == 404 and web.get(f"/{new_name}").status_code == 200
+    assert web.get(f"/{new_name}").status_code == 200
+    old_name = web.get(f"/{repo}")  # as on the Hub, the old name keeps serving the moved repo
+    assert old_name.status_code == 200 and new_name in old_name.text
     refused = _settings(web, new_name, "transfer", new_owner=carol.name)  # not alice's to fill
     assert refused.status_code == 404 and "no organisation named" in refused.text
     assert web.get(f"/{new_name}").status_code == 200

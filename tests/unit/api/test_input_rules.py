@@ -5,6 +5,7 @@ through the guard) puts unescaped user text into a header."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import typing
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,12 @@ def test_the_guard_escapes_a_header_a_route_forgot(tmp_path: Path) -> None:
     async def nothing() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    asyncio.run(HeaderGuard(careless)({"type": "http"}, nothing, collect))
+    # A thread of its own: a session fixture (Playwright) may hold a running loop in this one.
+    worker = threading.Thread(
+        target=lambda: asyncio.run(HeaderGuard(careless)({"type": "http"}, nothing, collect))
+    )
+    worker.start()
+    worker.join()
     headers = dict(sent[0]["headers"])
     assert headers[b"x-fine"] == b"plain"
     assert is_header_safe(headers[b"x-echo"]) and b"X-Injected" in headers[b"x-echo"]
