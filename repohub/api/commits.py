@@ -166,7 +166,7 @@ def parse_commit(raw: bytes, branch: str) -> commits.CommitRequest:
         except InvalidBody as exc:
             raise InvalidBody([f"line {number}: {exc.message}"]) from None
     if parsed[0].key != "header":
-        raise InvalidBody(["line 1: the first line must be the header (`\"key\": \"header\"`)"])
+        raise InvalidBody(['line 1: the first line must be the header (`"key": "header"`)'])
     header = parse(CommitHeader, parsed[0].value)
     if any(p.key == "header" for p in parsed[1:]):
         raise InvalidBody(["only the first line may be the header"])
@@ -174,6 +174,10 @@ def parse_commit(raw: bytes, branch: str) -> commits.CommitRequest:
     return commits.CommitRequest(
         branch, operations, header.summary, header.description, header.parentCommit
     )
+
+
+class Squash(BodyModel):
+    message: str = ""
 
 
 def _commit_url(request: Request, key: RepoKey, oid: str) -> str:
@@ -221,6 +225,26 @@ def _register(repo_type: str) -> None:
             "success": True,
         }
 
+    async def super_squash(
+        owner: str,
+        name: str,
+        branch: str,
+        body: Squash | None = None,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+    ) -> dict[str, Any]:
+        """Replace the branch's history by one commit of its current tree (admins only)."""
+        key = RepoKey(repo_type, owner, name)
+        message = body.message if body else ""
+        oid = await run_in_threadpool(commits.super_squash, hub, identity, key, branch, message)
+        return {"commitOid": oid}
+
+    router.add_api_route(
+        f"{base}/super-squash/{{branch:path}}",
+        super_squash,
+        methods=["POST"],
+        name=f"{repo_type}-super-squash",
+    )
     router.add_api_route(
         f"{base}/preupload/{{rev:path}}", preupload, methods=["POST"], name=f"{repo_type}-preupload"
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dulwich.objects import ZERO_SHA, Blob, Commit, ShaFile, Tree
 from sqlalchemy import select
@@ -36,9 +36,10 @@ from repohub.objects.lfs import POINTER_VERSION, check_oid
 from repohub.refs.sqlrefs import LOST_RACE, RefUpdate, SqlRefsContainer
 from repohub.repos import lfs as lfs_domain
 from repohub.repos import patterns
+from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.paths import git_path
-from repohub.repos.service import RepoKey
+from repohub.repos.service import RepoKey, get_repo
 
 FILE_MODE = 0o100644
 EXEC_MODE = 0o100755
@@ -370,3 +371,42 @@ def _push(
         return apply_push(push, [update], incoming, atomic=True)
     finally:
         incoming.discard()
+
+
+def super_squash(hub: Hub, identity: Identity, key: RepoKey, branch: str, message: str) -> str:
+    """Replace a branch's history by one commit holding its current tree (the Hub's
+    `super_squash_history`). It rewrites history, so it takes admin rights, and for that one
+    update the protected default branch accepts a non-fast-forward move."""
+    with hub.sessions() as session:
+        get_repo(session, identity, key, Access.ADMIN)
+    target = authorize(hub, identity, key, "git-receive-pack")
+    ref = branch_ref(branch)
+    store = hub.stores.get(target.network_id)
+    refs = SqlRefsContainer(hub.sessions, target.repo_id, user_id=identity.user_id)
+    head = refs.as_dict().get(ref)
+    if head is None:
+        raise RevisionNotFound(f"Invalid rev id: {branch}")
+    tip = store[head]
+    if not isinstance(tip, Commit):
+        raise Unprocessable("the branch does not point at a commit")
+    squashed = Commit()
+    squashed.tree = tip.tree
+    squashed.author = squashed.committer = _author(hub, identity)
+    squashed.author_time = squashed.commit_time = int(time.time())
+    squashed.author_timezone = squashed.commit_timezone = 0
+    squashed.message = (message.strip() or f"Super-squash branch '{branch}'").encode() + b"\n"
+    incoming = quarantine(hub.settings.max_pack_bytes, store, [squashed])
+    try:
+        push = push_context(hub, identity, target, store, refs)
+        push = replace(push, rules=replace(push.rules, protect_default_branch=False))
+        outcome = apply_push(push, [RefUpdate(ref, head, squashed.id)], incoming, atomic=True)
+    finally:
+        incoming.discard()
+    verdict = outcome.verdicts.get(ref)
+    if outcome.refusal:
+        raise PolicyRefused(f"refused by a push policy: {outcome.refusal.strip()}")
+    if verdict == LOST_RACE:
+        raise PreconditionFailed(STALE_PARENT)
+    if verdict is not None:
+        raise PermissionDenied(verdict)
+    return squashed.id.decode()

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server):  # type: ignore[no-untyped-def]
     """An HfApi on the live server with its own cache, no telemetry and no Xet (the client
     reads these at import, so its constants are patched as well as the environment)."""
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import HfApi, constants, hf_api
 
     home = tmp_path / "hf"
     for key, value in {"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"}.items():
@@ -42,6 +42,8 @@ def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server):  # type
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
     template = server.url + "/{repo_id}/resolve/{revision}/{filename}"
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    # the module-level client (`upload_file`, `ModelCard.push_to_hub`) read HF_ENDPOINT at import
+    monkeypatch.setattr(hf_api.api, "endpoint", server.url)
     return lambda token: HfApi(endpoint=server.url, token=token)
 
 
@@ -358,3 +360,66 @@ def test_branches_tags_and_history(hf, make_user, server: Server) -> None:
     assert commits[0].title == "Upload n.txt with huggingface_hub"
     assert commits[-1].title == "initial commit"
     assert commits[-1].authors == [alice.name]
+
+
+def test_super_squash_history_keeps_the_tree_and_needs_admin(hf, make_user) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    alice, bob = make_user("alice"), make_user("bob")
+    api = hf(alice.token)
+    repo = api.create_repo("squash").repo_id
+    for i in range(3):
+        api.upload_file(path_or_fileobj=f"{i}\n".encode(), path_in_repo=f"f{i}.txt", repo_id=repo)
+    before = _tree(api, repo)
+    with pytest.raises(HfHubHTTPError) as refused:  # bob cannot even write here
+        hf(bob.token).super_squash_history(repo)
+    assert refused.value.response.status_code == 403
+    api.super_squash_history(repo, commit_message="one commit")
+    commits = api.list_repo_commits(repo)
+    assert [c.title for c in commits] == ["one commit"]
+    after = _tree(api, repo)
+    assert {p: f.blob_id for p, f in after.items() if hasattr(f, "blob_id")} == {
+        p: f.blob_id for p, f in before.items() if hasattr(f, "blob_id")
+    }
+
+
+def test_an_lfs_file_no_pattern_covers_is_tracked_for_git(
+    hf, make_user, server: Server, git: Git, tmp_path: Path
+) -> None:
+    """A 2 MiB `.txt` goes to LFS by size; `.gitattributes` gains its line, as on the Hub,
+    so a clone smudges it instead of showing the pointer."""
+    alice = make_user("alice")
+    api = hf(alice.token)
+    repo = api.create_repo("track").repo_id
+    data = os.urandom(2 * 1024 * 1024).hex().encode()[: 2 * 1024 * 1024]
+    api.upload_file(path_or_fileobj=data, path_in_repo="logs/big run.txt", repo_id=repo)
+    assert _tree(api, repo)["logs/big run.txt"].lfs is not None
+    git("lfs", "install", "--skip-repo")
+    clone = tmp_path / "clone"
+    git("clone", "-q", remote(server, repo, alice), str(clone))
+    assert (clone / "logs" / "big run.txt").read_bytes() == data
+    assert "logs/big[[:space:]]run.txt filter=lfs" in (clone / ".gitattributes").read_text()
+
+
+def test_model_card_push_and_hf_file_system(hf, make_user, server: Server) -> None:
+    from huggingface_hub import HfFileSystem, ModelCard
+
+    alice = make_user("alice")
+    api = hf(alice.token)
+    repo = api.create_repo("card").repo_id
+    card = ModelCard(CARD + "\nSome words.\n")
+    card.push_to_hub(repo, token=alice.token)
+    loaded = ModelCard.load(repo, token=alice.token)
+    assert loaded.data.license == "mit" and "Some words." in loaded.text
+
+    fs = HfFileSystem(endpoint=server.url, token=alice.token)
+    with fs.open(f"{repo}/data/new.csv", "w") as f:  # a write is a commit
+        f.write("a,b\n1,2\n")
+    assert fs.read_text(f"{repo}/data/new.csv") == "a,b\n1,2\n"
+    assert f"{repo}/data/new.csv" in fs.glob(f"{repo}/**/*.csv")
+    info = fs.info(f"{repo}/README.md")
+    assert info["type"] == "file" and info["size"] == len(card.content.encode())
+    listed = {entry["name"] for entry in fs.ls(repo)}
+    assert {f"{repo}/README.md", f"{repo}/data"} <= listed
+    fs.rm(f"{repo}/data/new.csv")
+    assert "data/new.csv" not in _tree(api, repo)
