@@ -15,7 +15,7 @@ from dulwich.refs import check_ref_format
 from repohub.auth.identity import Identity
 from repohub.errors import Conflict, InvalidArgument, PermissionDenied, RevisionNotFound
 from repohub.git.service import GitTarget, authorize, push_context
-from repohub.git.updates import apply_push, quarantine
+from repohub.git.updates import apply_push, quarantine, require_moved
 from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
 from repohub.refs.sqlrefs import RefUpdate, SqlRefsContainer
 from repohub.repos.access import Access
@@ -51,12 +51,7 @@ def _move(
     refs = SqlRefsContainer(hub.sessions, target.repo_id, user_id=identity.user_id)
     push = push_context(hub, identity, target, store, refs)
     outcome = apply_push(push, [update], incoming, atomic=True)
-    verdict = outcome.verdicts.get(update.ref)
-    if verdict is None:
-        return
-    if outcome.refusal:
-        raise PermissionDenied(f"refused by a push policy: {outcome.refusal.strip()}")
-    raise Conflict(verdict) if "moved" in verdict else PermissionDenied(verdict)
+    require_moved(outcome, update.ref, lost=Conflict(f"{update.ref.decode()} moved meanwhile"))
 
 
 def _current(hub: Hub, target: GitTarget, identity: Identity, ref: bytes) -> bytes | None:

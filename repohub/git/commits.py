@@ -24,16 +24,15 @@ from repohub.db.models import Account
 from repohub.errors import (
     Conflict,
     EntryNotFound,
-    PermissionDenied,
     PreconditionFailed,
     RevisionNotFound,
     Unprocessable,
 )
 from repohub.git.service import GitTarget, authorize, push_context
-from repohub.git.updates import PushOutcome, apply_push, quarantine
+from repohub.git.updates import PushOutcome, apply_push, quarantine, require_moved
 from repohub.objects.gitstore import NetworkObjectStore
 from repohub.objects.lfs import POINTER_VERSION, check_oid
-from repohub.refs.sqlrefs import LOST_RACE, RefUpdate, SqlRefsContainer
+from repohub.refs.sqlrefs import RefUpdate, SqlRefsContainer
 from repohub.repos import lfs as lfs_domain
 from repohub.repos import patterns
 from repohub.repos.access import Access
@@ -56,8 +55,11 @@ class InvalidPath(Unprocessable):
         super().__init__(f"invalid path {path[:200]!r}: {why}")
 
 
-class PolicyRefused(Unprocessable):
-    """A pre-receive policy (shipped or the site's) refused the commit; its words follow."""
+class _LostRace(Conflict):
+    """Another commit moved the branch first: rebuild on the new head."""
+
+    def __init__(self) -> None:
+        super().__init__("the branch moved while committing")
 
 
 @dataclass(frozen=True)
@@ -340,15 +342,12 @@ def commit(hub: Hub, identity: Identity, key: RepoKey, request: CommitRequest) -
         new, objects = build_commit(store, head, request, author)
         update = RefUpdate(ref, head or ZERO_SHA, new.id)
         outcome = _push(hub, identity, target, store, refs, update, objects)
-        verdict = outcome.verdicts.get(ref)
-        if verdict is None:
-            return CommitResult(new.id.decode(), outcome.messages)
-        if outcome.refusal:
-            raise PolicyRefused(f"refused by a push policy: {outcome.refusal.strip()}")
-        if verdict != LOST_RACE:
-            raise PermissionDenied(verdict)
-        if request.parent:
-            raise PreconditionFailed(STALE_PARENT)
+        lost = PreconditionFailed(STALE_PARENT) if request.parent else _LostRace()
+        try:
+            require_moved(outcome, ref, lost=lost)
+        except _LostRace:
+            continue
+        return CommitResult(new.id.decode(), outcome.messages)
     raise Conflict("the branch kept moving while committing; try again")
 
 
@@ -402,11 +401,5 @@ def super_squash(hub: Hub, identity: Identity, key: RepoKey, branch: str, messag
         outcome = apply_push(push, [RefUpdate(ref, head, squashed.id)], incoming, atomic=True)
     finally:
         incoming.discard()
-    verdict = outcome.verdicts.get(ref)
-    if outcome.refusal:
-        raise PolicyRefused(f"refused by a push policy: {outcome.refusal.strip()}")
-    if verdict == LOST_RACE:
-        raise PreconditionFailed(STALE_PARENT)
-    if verdict is not None:
-        raise PermissionDenied(verdict)
+    require_moved(outcome, ref, lost=PreconditionFailed(STALE_PARENT))
     return squashed.id.decode()

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from dulwich.objects import ShaFile
 from dulwich.pack import write_pack_objects
 
-from repohub.errors import StorageUnavailable
+from repohub.errors import PermissionDenied, RepoHubError, StorageUnavailable, Unprocessable
 from repohub.git.policy import RepoRules, check_update
 from repohub.objects.gitstore import IncomingPack, NetworkObjectStore
-from repohub.refs.sqlrefs import RefUpdate
+from repohub.refs.sqlrefs import LOST_RACE, RefUpdate
 
 logger = logging.getLogger(__name__)
 HOOK_DECLINED = "pre-receive hook declined"
@@ -50,6 +50,22 @@ class PushOutcome:
 
     def moved(self, ref: bytes) -> bool:
         return ref in self.verdicts and self.verdicts[ref] is None
+
+
+class PolicyRefused(Unprocessable):
+    """A pre-receive policy (shipped or the site's) refused the change; its words follow."""
+
+
+def require_moved(outcome: PushOutcome, ref: bytes, *, lost: RepoHubError) -> None:
+    """Raise why `ref` did not move, for callers that answer over HTTP: a policy's refusal
+    in its own words, `lost` when another writer moved the ref first, else the rule broken."""
+    verdict = outcome.verdicts.get(ref)
+    if outcome.refusal:
+        raise PolicyRefused(f"refused by a push policy: {outcome.refusal.strip()}")
+    if verdict == LOST_RACE:
+        raise lost
+    if verdict is not None:
+        raise PermissionDenied(verdict)
 
 
 def apply_push(
