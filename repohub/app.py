@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     jobs_pages.install(app)  # before the web's `/{owner}/{name}/...` routes
     web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last
     app.add_middleware(LenientJson)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_body_bytes,
+        commit_bytes=settings.max_commit_body_bytes,
+    )
     app.add_middleware(NoNulInUrl)
     app.add_middleware(RequestId)  # outside the others: their answers get an id too
     app.add_middleware(HeaderGuard)  # outermost: no response escapes it

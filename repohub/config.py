@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     environment: str = "development"
     max_pack_bytes: int = Field(default=8 * 1024**3, description="largest push accepted")
     max_request_body_bytes: int = Field(default=16 * 1024**2, description="largest JSON body")
+    max_commit_body_bytes: int = Field(
+        default=256 * 1024**2,
+        description="largest Hub API commit (NDJSON; files under 1 MiB travel inline in it)",
+    )
     pack_cache_bytes: int = Field(default=4 * 1024**3, description="per-node pack cache budget")
     lfs_single_put_limit: int = Field(
         default=5 * 1024**3, description="above this, LFS uploads stream through RepoHub"

@@ -3,17 +3,22 @@ even when labelled as a form, and a URL without NUL bytes."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from repohub.api.errors import error_response
 
 STREAMING_SUFFIXES = ("/git-receive-pack", "/git-upload-pack")
+# The Hub's commit call carries small files inline (base64 NDJSON): it gets a cap of its own.
+COMMIT_PATH = re.compile(r"^/api/(?:models|datasets)/[^/]+/[^/]+/commit/")
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, commit_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.commit_bytes = commit_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -24,22 +29,24 @@ class BodyLimit:
         ):
             await self.app(scope, receive, send)
             return
+        limit = self.commit_bytes if COMMIT_PATH.match(path) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if declared.isdigit() and int(declared) > limit:
+                await _too_large(limit, scope, receive, send)
                 return
             await self.app(scope, receive, send)  # the server holds a sized body to its size
             return
-        body = await _read_up_to(receive, self.max_bytes)
+        body = await _read_up_to(receive, limit)
         if body is None:
-            await self._too_large(scope, receive, send)
+            await _too_large(limit, scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, f"request body exceeds the limit of {self.max_bytes} bytes")
-        await response(scope, receive, send)
+
+async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(413, f"request body exceeds the limit of {limit} bytes")
+    await response(scope, receive, send)
 
 
 async def _read_up_to(receive: Receive, limit: int) -> bytes | None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,18 +263,28 @@ def test_bad_commits_are_4xx_and_move_nothing(
     assert api.get(f"/api/models/{repo}/refs").json() == before
 
 
-def test_a_commit_over_the_body_limit_is_413(
-    api: httpx.Client, make_user, make_repo, stack
-) -> None:
+def _streamed_line(total: int, piece: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+    yield (
+        json.dumps(_header()).encode() + b'\n{"key": "file", "value": {"path": "big", "content": "'
+    )
+    for _ in range(total // piece):
+        yield b"A" * piece
+    yield b'"}}\n'
+
+
+def test_a_300_mb_file_line_is_413(api: httpx.Client, make_user, make_repo, stack) -> None:
+    """Over the commit cap (256 MiB by default), sized or streamed: refused, nothing moved."""
     alice = make_user("alice")
     repo = make_repo(alice, empty=False)
-    huge = stack.settings().max_request_body_bytes + 1024
+    assert stack.settings().max_commit_body_bytes < 300 * 1024 * 1024
+    before = api.get(f"/api/models/{repo}/refs").json()
     r = api.post(
         f"/api/models/{repo}/commit/main",
-        content=_ndjson(_header(), _file("big.txt", b"a" * huge)),
+        content=_streamed_line(300 * 1024 * 1024),
         headers={**alice.auth, "Content-Type": "application/x-ndjson"},
     )
-    assert r.status_code == 413, r.text
+    assert r.status_code == 413 and "limit" in r.json()["error"], r.text
+    assert api.get(f"/api/models/{repo}/refs").json() == before
 
 
 def test_validate_yaml_and_preupload(api: httpx.Client, make_user, make_repo) -> None:
