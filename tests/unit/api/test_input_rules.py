@@ -4,10 +4,7 @@ through the guard) puts unescaped user text into a header."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +20,7 @@ from repohub.api.headers import HeaderGuard, header_text, is_header_safe
 from repohub.auth.identity import ANONYMOUS
 from repohub.errors import InvalidArgument, NotFound, RepoHubError
 from repohub.repos.limits import INT64_MAX, INT64_MIN
+from tests.support.asgi import run_asgi
 
 HOSTILE = [
     "\x00",
@@ -162,31 +160,14 @@ def test_no_error_helper_puts_raw_input_in_a_header(text: str) -> None:
             assert is_header_safe(value), (name, value)
 
 
-def test_the_guard_escapes_a_header_a_route_forgot(tmp_path: Path) -> None:
-    sent: list[dict[str, Any]] = []
-
+def test_the_guard_escapes_a_header_a_route_forgot() -> None:
     async def careless(scope: Any, receive: Any, send: Any) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"x-echo", b"a\r\nX-Injected: yes"), (b"x-fine", b"plain")],
-            }
-        )
+        headers = [(b"x-echo", b"a\r\nX-Injected: yes"), (b"x-fine", b"plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    async def collect(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async def nothing() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    # A thread of its own: a session fixture (Playwright) may hold a running loop in this one.
-    worker = threading.Thread(
-        target=lambda: asyncio.run(HeaderGuard(careless)({"type": "http"}, nothing, collect))
-    )
-    worker.start()
-    worker.join()
+    sent, error = run_asgi(HeaderGuard(careless), {"type": "http"})
+    assert error is None
     headers = dict(sent[0]["headers"])
     assert headers[b"x-fine"] == b"plain"
     assert is_header_safe(headers[b"x-echo"]) and b"X-Injected" in headers[b"x-echo"]

@@ -3,7 +3,6 @@ middleware's answers (including the 500 of an unhandled exception), without a se
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
@@ -13,6 +12,7 @@ from starlette.types import Message, Receive, Scope, Send
 from repohub.api.requestid import RequestId, choose_request_id
 from repohub.errors import InvalidArgument
 from repohub.repos.names import validate_gated
+from tests.support.asgi import run_asgi
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -52,19 +52,9 @@ def test_malformed_ids_replaced(value: bytes) -> None:
 
 
 def _run(app: RequestId, headers: list[tuple[bytes, bytes]]) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     scope: Scope = {"type": "http", "method": "GET", "path": "/x\n", "headers": headers}
-    try:
-        asyncio.run(app(scope, receive, send))
-    except RuntimeError as exc:
-        assert str(exc) == "boom"
+    sent, error = run_asgi(app, scope)
+    assert error is None or str(error) == "boom", error
     return sent
 
 
