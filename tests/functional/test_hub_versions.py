@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from tests.functional.test_files_api import blob_sha1
 from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
 from tests.support.hfclient import HF_VERSIONS, run_scenario
-from tests.support.stack import Server
+from tests.support.stack import Server, Stack
 
 BRANCH, TAG = "feat/x", "v1.0"
 PATTERNS = ["*.json", "dir/*"]  # fnmatch: `dir/*` also takes `dir/sub/nested.txt`
@@ -183,3 +184,264 @@ def test_read_scenario(version: str, server: Server, tmp_path: Path, pushed: Pus
     assert out["delete"]["again"]["is_expected"], out["delete"]["again"]
     assert out["delete"]["info_after"]["is_expected"], out["delete"]["info_after"]
     assert out["models_after"] == [pushed.repo]
+
+
+# The write scenario (`hf_scenarios/write.py`): names, inputs and what each release must leave.
+WRITE_BRANCH, WRITE_TAG, TAG_MESSAGE = "feat/x", "v1.0", "release one"
+SCRATCH_BRANCH, SCRATCH_TAG = "scratch/b", "scratch-tag"
+WRITE_PATTERNS = ["sub/*", "*.md"]
+CARD = b"---\nlicense: mit\ntags: [vision]\n---\n# Written by the version matrix\n"
+# Releases whose `CommitOperationCopy` copies LFS files only: `_fetch_lfs_files_to_copy` raises
+# NotImplementedError("Copying a non-LFS file is not implemented") before anything is sent.
+LFS_ONLY_COPY = {"0.20.3"}
+# Releases without `update_repo_settings(private=)`: 0.20 has `update_repo_visibility` only.
+VISIBILITY_CALL = {"0.20.3": "update_repo_visibility"}
+# Releases whose `create_commit` does not send an added README.md to `/api/validate-yaml`.
+NO_CARD_CHECK = {"0.20.3"}
+ACCESS = re.compile(r"repohub\.access request_id=\S+ (\S+) (.+) (\d{3}) [\d.]+ms$")
+
+
+def _requests(log: Path, start: int) -> list[tuple[str, str, int]]:
+    """The server's access lines written since byte `start` of its log: method, path, status."""
+    with log.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode("utf-8", "replace")
+    found = (ACCESS.search(line) for line in text.splitlines())
+    return [(m[1], m[2], int(m[3])) for m in found if m]
+
+
+def _check_requests(
+    seen: list[tuple[str, str, int]], repo: str, inputs: WriteInputs, version: str, stack: str
+) -> None:
+    """What went over the wire in the write phase: no 5xx; the card checked (where the release
+    does); both LFS files through preupload, one batch each and a PUT of exactly their oids
+    (no Xet token asked for, no pull request opened) and every commit through the NDJSON route."""
+    assert not [r for r in seen if r[2] >= 500], seen
+    assert (("POST", "/api/validate-yaml", 200) in seen) is (version not in NO_CARD_CHECK)
+    batches = [r for r in seen if r[:2] == ("POST", f"/{repo}.git/info/lfs/objects/batch")]
+    assert [r[2] for r in batches] == [200, 200], batches
+    puts = {r[1].removeprefix("/lfs-transfer/") for r in seen if r[0] == "PUT"}
+    lfs = {_sha(inputs.files["model.bin"]), _sha(inputs.folder["c.safetensors"])}
+    # Local blobs: the batch's hrefs are the server's own signed `/lfs-transfer/` URLs; on S3
+    # they are presigned object-store URLs, so the bytes never pass the server's log.
+    assert puts == (lfs if stack == "embedded" else set()), seen
+    assert not [r for r in seen if "xet" in r[1] or "discussions" in r[1]], seen
+    commits = [r for r in seen if r[:2] == ("POST", f"/api/models/{repo}/commit/main")]
+    assert [r[2] for r in commits] == [200] * 5 + [412], commits  # 3 files, folder, ops, stale
+
+
+@dataclass(frozen=True)
+class WriteInputs:
+    """The bytes the scenario uploads: `files` (by `upload_file`) and `folder` (by
+    `upload_folder`), as written under `src` and `folder` on disk."""
+
+    src: Path
+    folder_path: Path
+    files: dict[str, bytes]
+    folder: dict[str, bytes]
+
+
+def _write_inputs(root: Path) -> WriteInputs:
+    files = {
+        "README.md": CARD,
+        "notes/hello.txt": b"hello\n",
+        "model.bin": os.urandom(20 * 1024 * 1024 + 3),  # over the 10 MiB line, and `*.bin`
+    }
+    folder = {
+        "sub/deep/a.txt": b"a\n",
+        "sub/b.json": b'{"b": 1}\n',
+        "dir with space/s.txt": b"spaced\n",
+        "c.safetensors": os.urandom(300_000),  # LFS by `.gitattributes`, not by size
+        "keep.txt": b"keep\n",
+        "gone.txt": b"gone\n",
+        "old/x.txt": b"x\n",
+        "old/y.txt": b"y\n",
+    }
+    for base, tree in ((root / "src", files), (root / "folder", folder)):
+        for path, data in tree.items():
+            (base / path).parent.mkdir(parents=True, exist_ok=True)
+            (base / path).write_bytes(data)
+    return WriteInputs(root / "src", root / "folder", files, folder)
+
+
+def _expected_main(inputs: WriteInputs, version: str) -> dict[str, bytes]:
+    """The tree at `main` after the commit with every operation (less `.gitattributes`)."""
+    tree = {**inputs.files, **inputs.folder, "new.txt": b"new\n"}
+    for gone in ("notes/hello.txt", "gone.txt", "old/x.txt", "old/y.txt"):
+        del tree[gone]
+    tree["copy/model.bin"] = inputs.files["model.bin"]
+    if version not in LFS_ONLY_COPY:
+        tree["copy/keep.txt"] = inputs.folder["keep.txt"]
+    return tree
+
+
+LFS_PATHS = {"model.bin", "copy/model.bin", "c.safetensors"}
+
+
+def _check_written(out: dict[str, Any], inputs: WriteInputs, version: str, url: str) -> None:
+    repo_url = out["created"]
+    assert repo_url.startswith(url + "/"), repo_url
+    uploads, folder, ops = out["uploads"], out["folder"]["oid"], out["operations"]
+    assert folder_pipeline_is_single(out), out["folder"]
+    main = ops["oid"]
+    assert out["main"] == main
+
+    # One commit with add, delete, delete-folder and the copies; 0.20 refuses a regular copy
+    # client-side, before any request that could move the branch.
+    assert ops["copy_class"] is True
+    assert ops["regular_copy"] is (version not in LFS_ONLY_COPY)
+    if version in LFS_ONLY_COPY:
+        assert ops["refused"] == {
+            "raised": "NotImplementedError",
+            "module": "builtins",
+            "status": None,
+            "message": "Copying a non-LFS file is not implemented",
+        }
+        assert ops["head_after_refusal"] == folder
+    else:
+        assert ops["refused"] is None
+
+    stale = out["stale"]
+    assert stale["is_expected"] and stale["status"] == 412, stale
+    assert "updated since you opened this page" in stale["text"], stale
+    assert stale["head_after"] == main
+
+    expected = _expected_main(inputs, version)
+    tree = dict(out["tree"])
+    assert tree.pop(".gitattributes")[1] is None
+    assert tree == {
+        path: [len(data), _sha(data) if path in LFS_PATHS else None]
+        for path, data in expected.items()
+    }
+
+    feat = out["refs"]["feat"]
+    assert out["refs"]["before"] == {
+        "branches": {"main": main, WRITE_BRANCH: feat, SCRATCH_BRANCH: main},
+        "tags": {WRITE_TAG: main, SCRATCH_TAG: feat},
+    }
+    assert out["refs"]["after"] == {
+        "branches": {"main": main, WRITE_BRANCH: feat},
+        "tags": {WRITE_TAG: main},
+    }
+    hello_commit = uploads["notes/hello.txt"]
+    assert out["downloads"] == {
+        "branch": {"sha256": _sha(b"feature\n"), "snapshot": feat},
+        "branch_lfs": {"sha256": _sha(inputs.folder["c.safetensors"]), "snapshot": feat},
+        "tag": {"sha256": _sha(inputs.files["model.bin"]), "snapshot": main},
+        "sha": {"sha256": _sha(b"hello\n"), "snapshot": hello_commit},
+        "main": {"sha256": _sha(b"a\n"), "snapshot": main},
+    }
+    assert out["snapshot"] == {
+        "commit": main,
+        "files": {p: _sha(expected[p]) for p in ("README.md", "sub/deep/a.txt", "sub/b.json")},
+    }
+    history = [
+        [main, "Every operation"],
+        [folder, "Upload folder"],
+        [uploads["model.bin"], "Upload model.bin"],
+        [hello_commit, "Upload notes/hello.txt"],
+        [uploads["README.md"], "Upload README.md"],
+        [out["initial"], "initial commit"],
+    ]
+    assert out["commits"] == history
+    assert out["branch_commits"] == [[feat, "Feature work"], *history[1:]]
+
+
+def folder_pipeline_is_single(out: dict[str, Any]) -> bool:
+    """With HF_HUB_DISABLE_XET=1 no release takes the Xet path, so 2.x `upload_folder` makes
+    one commit through `create_commit` (None: a release from before Xet)."""
+    return out["folder"]["xet_pipeline"] in (False, None)
+
+
+def _check_clone(
+    git: Git, server: Server, owner: User, repo: str, out: dict[str, Any], expected: dict
+) -> None:
+    """The real git and git lfs see what the client wrote: tree, bytes, refs, the annotated
+    tag's message and history; `git lfs fsck` finds every object."""
+    clone = git.home.parent / "clone"
+    git("lfs", "install", "--skip-repo")
+    git("clone", "-q", remote(server, repo, owner), str(clone), timeout=600)
+    found = {
+        p.relative_to(clone).as_posix(): p.read_bytes()
+        for p in clone.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(clone).parts[:1]
+    }
+    attributes = found.pop(".gitattributes")
+    assert b"*.bin filter=lfs" in attributes and b"*.safetensors filter=lfs" in attributes
+    assert found == expected
+    lfs_files = git("lfs", "ls-files", "-n", cwd=clone).stdout.split("\n")
+    assert sorted(p for p in lfs_files if p) == sorted(LFS_PATHS)
+    git("lfs", "fsck", cwd=clone)
+    git.fsck(clone)
+
+    main, feat = out["main"], out["refs"]["feat"]
+    refs = git("ls-remote", remote(server, repo, owner), cwd=clone).stdout.splitlines()
+    assert {line.split("\t")[1]: line.split("\t")[0] for line in refs}.keys() >= {
+        "HEAD",
+        "refs/heads/main",
+        f"refs/heads/{WRITE_BRANCH}",
+        f"refs/tags/{WRITE_TAG}",
+    }
+    assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == main
+    assert git("rev-parse", f"origin/{WRITE_BRANCH}", cwd=clone).stdout.strip() == feat
+    assert git("rev-parse", f"{WRITE_TAG}^{{commit}}", cwd=clone).stdout.strip() == main
+    tag = git(
+        "for-each-ref",
+        f"refs/tags/{WRITE_TAG}",
+        "--format=%(objecttype) %(contents:subject)",
+        cwd=clone,
+    ).stdout.strip()
+    assert tag == f"tag {TAG_MESSAGE}"
+    assert git("show", f"origin/{WRITE_BRANCH}:feat.txt", cwd=clone).stdout == "feature\n"
+    log = git("log", "--format=%H %s", "HEAD", cwd=clone).stdout.splitlines()
+    assert log == [f"{sha} {title}" for sha, title in out["commits"]]
+    assert not {"refs/heads/" + SCRATCH_BRANCH, "refs/tags/" + SCRATCH_TAG} & {
+        line.split("\t")[1] for line in refs
+    }
+
+
+@pytest.mark.parametrize("version", HF_VERSIONS)
+def test_write_scenario(
+    version: str, stack: Stack, server: Server, git: Git, tmp_path: Path, make_user
+) -> None:
+    owner = make_user("hfw")
+    repo = f"{owner.name}/written-by-{version.replace('.', '-')}"
+    inputs = _write_inputs(tmp_path / "inputs")
+    common = {"repo": repo, "src": str(inputs.src), "folder": str(inputs.folder_path)}
+    names = {
+        "branch": WRITE_BRANCH,
+        "tag": WRITE_TAG,
+        "tag_message": TAG_MESSAGE,
+        "scratch_branch": SCRATCH_BRANCH,
+        "scratch_tag": SCRATCH_TAG,
+        "patterns": WRITE_PATTERNS,
+    }
+
+    def scenario(phase: str, extra: dict[str, Any]) -> dict[str, Any]:
+        out = run_scenario(
+            version,
+            "write",
+            {"phase": phase, **common, **extra},
+            workdir=tmp_path / "client",
+            endpoint=server.url,
+            token=owner.token,
+        )
+        assert out["version"] == version
+        return out
+
+    start = server.log.stat().st_size
+    out = scenario("write", names)
+    assert out["validates_card"] is (version not in NO_CARD_CHECK)
+    _check_written(out, inputs, version, server.url)
+    _check_requests(_requests(server.log, start), repo, inputs, version, stack.name)
+    _check_clone(git, server, owner, repo, out, _expected_main(inputs, version))
+
+    done = scenario("finish", {})
+    assert done["private_call"] == VISIBILITY_CALL.get(version, "update_repo_settings")
+    assert done["private"] is True
+    assert done["anonymous"]["is_expected"], done["anonymous"]
+    assert done["after_delete"]["is_expected"], done["after_delete"]
+    assert done["after_delete"]["status"] == 404, done["after_delete"]
+    everything = _requests(server.log, start)  # both phases and the clone
+    assert ("PUT", f"/api/models/{repo}/settings", 200) in everything
+    assert not [r for r in everything if r[2] >= 500], everything

@@ -66,8 +66,9 @@ def status_of(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def error_of(call: Callable[[], object], expected: str) -> dict[str, Any]:
-    """Run `call`, which must fail; say what it raised and whether that is `expected`.
+def error_of(call: Callable[[], object], expected: str, *, text: bool = False) -> dict[str, Any]:
+    """Run `call`, which must fail; say what it raised and whether that is `expected` (and,
+    with `text`, the whole message: the server's words often come after the first line).
 
     The check is `isinstance`, not the class name: 1.x raises `RemoteEntryNotFoundError`,
     a subclass of `EntryNotFoundError`, where 0.x raised the base class itself.
@@ -75,12 +76,13 @@ def error_of(call: Callable[[], object], expected: str) -> dict[str, Any]:
     try:
         call()
     except Exception as exc:
-        return {
+        found = {
             "raised": type(exc).__name__,
             "is_expected": isinstance(exc, error_class(expected)),
             "status": status_of(exc),
             "message": str(exc).splitlines()[0][:300] if str(exc) else "",
         }
+        return {**found, "text": str(exc)[:2000]} if text else found
     return {"raised": None, "is_expected": False, "status": None, "message": "no error"}
 
 
@@ -103,3 +105,62 @@ def lfs_field(lfs: object, name: str) -> Any:
     if isinstance(lfs, dict):
         return lfs.get(name)
     return getattr(lfs, name, None)
+
+
+def failure_of(call: Callable[[], object]) -> dict[str, Any]:
+    """Run `call`, which must fail with anything (a client-side refusal, not an HTTP error):
+    the exception's class, its module and its first line."""
+    try:
+        call()
+    except Exception as exc:
+        return {
+            "raised": type(exc).__name__,
+            "module": type(exc).__module__,
+            "status": status_of(exc),
+            "message": str(exc).splitlines()[0][:300] if str(exc) else "",
+        }
+    return {"raised": None, "module": None, "status": None, "message": "no error"}
+
+
+def has_copy() -> bool:
+    """Whether this release has `CommitOperationCopy` (server-side copies in a commit)."""
+    return hasattr(huggingface_hub, "CommitOperationCopy")
+
+
+def copy_class() -> type:
+    return huggingface_hub.CommitOperationCopy
+
+
+def copies_regular_files() -> bool:
+    """Whether `CommitOperationCopy` can copy a regular (non-LFS) file: releases that can
+    fetch every source (`_fetch_files_to_copy`, which downloads regular ones through
+    `/resolve`); the older `_fetch_lfs_files_to_copy` raises NotImplementedError for them."""
+    commit_api = importlib.import_module("huggingface_hub._commit_api")
+    return hasattr(commit_api, "_fetch_files_to_copy")
+
+
+def xet_upload_pipeline() -> bool | None:
+    """Whether this release would upload through Xet (and, in 2.x, `upload_folder`'s streamed
+    multi-commit pipeline): `is_xet_available()`, which HF_HUB_DISABLE_XET=1 turns off; None
+    for a release that predates Xet."""
+    utils = importlib.import_module("huggingface_hub.utils")
+    check = getattr(utils, "is_xet_available", None)
+    return None if check is None else bool(check())
+
+
+def make_private(api: Any, repo: str) -> str:
+    """Make `repo` private with whatever this release has: `update_repo_settings(private=)`
+    (0.2x on), else `update_repo_visibility` (0.20, removed in 1.0). Returns the call used."""
+    settings = getattr(api, "update_repo_settings", None)
+    if settings is not None and accepts(settings, "private"):
+        settings(repo, private=True)
+        return "update_repo_settings"
+    api.update_repo_visibility(repo, private=True)
+    return "update_repo_visibility"
+
+
+def validates_card_on_commit() -> bool:
+    """Whether `create_commit` (so `upload_file` and `upload_folder`) checks an added
+    `README.md` with `POST /api/validate-yaml` first (`HfApi._validate_yaml`, after 0.20; 0.20
+    validates only in `RepoCard.push_to_hub`)."""
+    return hasattr(huggingface_hub.HfApi, "_validate_yaml")
