@@ -18,7 +18,7 @@ from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
 from tests.support.stack import Server
 
-EXAMPLES = int(os.environ.get("REPOHUB_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("REPOHUB_FUZZ_EXAMPLES", "15"))
 BOUNDED = settings(
     max_examples=EXAMPLES,
     derandomize=True,  # seeded: the same cases every run, so a failure reproduces
