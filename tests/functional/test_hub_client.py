@@ -17,28 +17,16 @@ from repohub.repos.context import Hub
 from tests.functional.test_files_api import Published, publish
 from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
-from tests.support.hfclient import HF_036, run_scenario
+from tests.support.hfclient import HF_036, in_process_client, run_scenario
 from tests.support.stack import Server
 
 
 @pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An isolated client: its own HF_HOME, no telemetry, no Xet.
-
-    The client reads these variables once, at import, and another test may have imported it
-    already, so the constants are patched as well as the environment.
-    """
-    from huggingface_hub import constants
-
-    home = tmp_path / "hf"
-    values = {"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(home)}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    return home / "hub"
+def hf_cache(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cache of an isolated client of the live server: its own HF_HOME, no telemetry, no
+    Xet (the tests below also pass `endpoint=` and `cache_dir=` as a user's script would)."""
+    in_process_client(monkeypatch, tmp_path / "hf", server.url)
+    return tmp_path / "hf" / "hub"
 
 
 @pytest.fixture
@@ -213,6 +201,7 @@ def test_cached_commit_needs_no_request(
 
 
 # --- huggingface_hub 0.36.x, in its own virtualenv --------------------------------------------
+
 
 def test_huggingface_hub_036(
     server: Server, tmp_path: Path, published: Published, private_repo: str

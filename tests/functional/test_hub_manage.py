@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import User, unique
 from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
+from tests.support.hfclient import in_process_client
 from tests.support.stack import Server
 
 LFS = "application/vnd.git-lfs+json"
@@ -27,21 +28,8 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 
 @pytest.fixture
 def hf(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """`hf(token)` is a client of the live server with its own cache (`token=False`: anonymous).
-
-    The client reads these variables at import, and another test may have imported it, so
-    its constants are patched as well as the environment."""
-    from huggingface_hub import HfApi, constants
-
-    home = tmp_path / "hf"
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    return lambda token=False: HfApi(endpoint=server.url, token=token)
+    """`hf(token)` is a client of the live server with its own cache (`token=False`: anonymous)."""
+    return in_process_client(monkeypatch, tmp_path / "hf", server.url)
 
 
 @pytest.fixture

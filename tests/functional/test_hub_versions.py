@@ -199,6 +199,16 @@ VISIBILITY_CALL = {"0.20.3": "update_repo_visibility"}
 # Releases whose `create_commit` does not send an added README.md to `/api/validate-yaml`.
 NO_CARD_CHECK = {"0.20.3"}
 ACCESS = re.compile(r"repohub\.access request_id=\S+ (\S+) (.+) (\d{3}) [\d.]+ms$")
+# The finish phase (`finish`): `HfFileSystem`, likes, settings, the move, private and delete.
+FS_PATH, FS_TEXT = "data/new.csv", "a,b\n1,2\n"
+RANGE_BYTES = 4096
+DESCRIPTION = "Written by the version matrix"
+# Releases with `HfApi.like` (later ones dropped it); the others send the Hub's call.
+LIKE_CALL = {"0.20.3"}
+# Releases without `update_repo_settings`: 0.20 sends the Hub's settings request for `gated`.
+NO_SETTINGS_CALL = {"0.20.3"}
+# Releases whose `update_repo_settings` takes `description`: none of the matrix.
+DESCRIPTION_KEYWORD: set[str] = set()
 
 
 def _requests(log: Path, start: int) -> list[tuple[str, str, int]]:
@@ -400,6 +410,95 @@ def _check_clone(
     }
 
 
+def _check_finished(
+    done: dict[str, Any],
+    inputs: WriteInputs,
+    version: str,
+    owner: str,
+    repo: str,
+    new_repo: str,
+    main: str,
+) -> None:
+    """What `finish` saw, against what the test wrote: the file system's reads and listings
+    (names, sizes, the first bytes of `model.bin`), the likes, the settings `model_info` shows,
+    the move (the old name answers with the new repo and serves its bytes), private, delete."""
+    expected = _expected_main(inputs, version)
+    model = inputs.files["model.bin"]
+    fs = done["fs"]
+    assert fs["read"] == FS_TEXT
+    assert fs["glob"] == [f"{repo}/{FS_PATH}"], "the only csv is the one just written"
+    assert fs["info"] == {"type": "file", "size": len(CARD)}
+    top = {path.split("/")[0] for path in [*expected, ".gitattributes", FS_PATH]}
+    assert fs["ls"] == sorted(f"{repo}/{name}" for name in top)
+    assert fs["range"] == {"length": RANGE_BYTES, "sha256": _sha(model[:RANGE_BYTES])}
+    assert fs["exists_after_rm"] is False
+    assert fs["files_after_rm"] == sorted([*expected, ".gitattributes"])
+    (removed, _), (written, _), _ = fs["commits"]
+    assert fs["commits"] == [
+        [removed, "Remove through HfFileSystem"],
+        [written, "Write through HfFileSystem"],
+        [main, "Every operation"],
+    ]
+
+    likes = done["likes"]
+    call = "like" if version in LIKE_CALL else f"POST /api/models/{repo}/like"
+    assert likes["like_call"] == call
+    assert likes["liked"] == {"liked": [repo], "likers": [owner], "likes": 1}
+    assert likes["unliked"] == {"liked": [], "likers": [], "likes": 0}
+
+    settings = done["settings"]
+    keywords = ["description", "gated"] if version in DESCRIPTION_KEYWORD else ["gated"]
+    assert settings == {
+        "call": (
+            f"PUT /api/models/{repo}/settings"
+            if version in NO_SETTINGS_CALL
+            else "update_repo_settings"
+        ),
+        "passed": keywords,
+        "left_out": sorted({"description", "gated"} - set(keywords)),
+        "gated": "auto",
+        "description": None,  # a model's info has no description (datasets' has)
+    }
+
+    move = done["move"]
+    assert move["old_id"] == new_repo and move["new_id"] == new_repo, move
+    assert move["head"] == removed
+    assert move["downloads"] == {
+        "README.md": {"sha256": _sha(CARD), "snapshot": removed},
+        "model.bin": {"sha256": _sha(model), "snapshot": removed},
+    }
+
+    assert done["private_call"] == VISIBILITY_CALL.get(version, "update_repo_settings")
+    assert done["private"] is True
+    for label in ("anonymous", "anonymous_old", "after_delete", "after_delete_old"):
+        assert done[label]["is_expected"] and done[label]["status"] == 404, (label, done[label])
+
+
+def _check_finish_requests(
+    seen: list[tuple[str, str, int]], repo: str, new_repo: str, stack: str
+) -> None:
+    """The finish phase over the wire: two commits (the write and the rm), the like and unlike,
+    the settings, the move and the old name's 307, private under the new name, the delete and
+    the ranged read of the LFS file."""
+    assert not [r for r in seen if r[2] >= 500], seen
+    commits = [r for r in seen if r[:2] == ("POST", f"/api/models/{repo}/commit/main")]
+    assert [r[2] for r in commits] == [200, 200], commits
+    for wanted in (
+        ("POST", f"/api/models/{repo}/like", 200),
+        ("DELETE", f"/api/models/{repo}/like", 200),
+        ("PUT", f"/api/models/{repo}/settings", 200),
+        ("POST", "/api/repos/move", 200),
+        ("PUT", f"/api/models/{new_repo}/settings", 200),
+        ("DELETE", "/api/repos/delete", 200),
+    ):
+        assert wanted in seen, (wanted, seen)
+    assert [r for r in seen if r[:2] == ("GET", f"/api/models/{repo}") and r[2] == 307], seen
+    # The ranged read: local blobs answer the Range themselves; on S3 the client is sent on to
+    # a presigned URL (and its Range with it).
+    ranged = ("GET", f"/{repo}/resolve/main/model.bin", 206 if stack == "embedded" else 302)
+    assert ranged in seen, seen
+
+
 @pytest.mark.parametrize("version", HF_VERSIONS)
 def test_write_scenario(
     version: str, stack: Stack, server: Server, git: Git, tmp_path: Path, make_user
@@ -436,12 +535,21 @@ def test_write_scenario(
     _check_requests(_requests(server.log, start), repo, inputs, version, stack.name)
     _check_clone(git, server, owner, repo, out, _expected_main(inputs, version))
 
-    done = scenario("finish", {})
-    assert done["private_call"] == VISIBILITY_CALL.get(version, "update_repo_settings")
-    assert done["private"] is True
-    assert done["anonymous"]["is_expected"], done["anonymous"]
-    assert done["after_delete"]["is_expected"], done["after_delete"]
-    assert done["after_delete"]["status"] == 404, done["after_delete"]
+    finish_start = server.log.stat().st_size
+    new_repo = f"{repo}-moved"
+    done = scenario(
+        "finish",
+        {
+            "new_repo": new_repo,
+            "owner": owner.name,
+            "fs_path": FS_PATH,
+            "fs_text": FS_TEXT,
+            "range_bytes": RANGE_BYTES,
+            "description": DESCRIPTION,
+        },
+    )
+    _check_finished(done, inputs, version, owner.name, repo, new_repo, out["main"])
+    finished = _requests(server.log, finish_start)
+    _check_finish_requests(finished, repo, new_repo, stack.name)
     everything = _requests(server.log, start)  # both phases and the clone
-    assert ("PUT", f"/api/models/{repo}/settings", 200) in everything
     assert not [r for r in everything if r[2] >= 500], everything

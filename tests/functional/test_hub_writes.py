@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 
 from tests.functional.test_git_transfer import remote
 from tests.support.gitcli import Git
+from tests.support.hfclient import in_process_client
 from tests.support.stack import Server
 
 CARD = "---\nlicense: mit\ntags: [vision]\n---\n# Demo\n"
@@ -27,25 +28,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 
 
 @pytest.fixture
-def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server):  # type: ignore[no-untyped-def]
-    """An HfApi on the live server with its own cache, no telemetry and no Xet (the client
-    reads these at import, so its constants are patched as well as the environment)."""
-    from huggingface_hub import HfApi, constants, hf_api
-
-    home = tmp_path / "hf"
-    for key, value in {"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setattr(constants, "ENDPOINT", server.url)
-    template = server.url + "/{repo_id}/resolve/{revision}/{filename}"
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-    # the module-level client (`upload_file`, `ModelCard.push_to_hub`) read HF_ENDPOINT at import
-    monkeypatch.setattr(hf_api.api, "endpoint", server.url)
-    return lambda token: HfApi(endpoint=server.url, token=token)
+def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: Server) -> Callable[..., Any]:
+    """`hf(token)`: an HfApi on the live server with its own cache, no telemetry and no Xet."""
+    return in_process_client(monkeypatch, tmp_path / "hf", server.url)
 
 
 def _tree(api: Any, repo: str, revision: str = "main") -> dict[str, Any]:

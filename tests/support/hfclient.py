@@ -8,6 +8,9 @@ a subprocess that prints one JSON object. Each venv is built once and cached und
 happens in a scratch directory that is renamed into place, under a per-venv file lock, so an
 interrupted or concurrent build never leaves a half-installed venv behind, and a fresh machine
 builds what it lacks inside the test run.
+
+Tests that run the suite's own client in-process get it from `in_process_client`, one setup for
+every such fixture.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 # The releases the version matrix drives, oldest first: the last pre-1.0 series that still sees
 # wide use, the requests-based 0.3x line, the first httpx-based 1.x, a later 1.x and the current
@@ -149,6 +156,37 @@ def client_env(home: Path, endpoint: str, token: str | None) -> dict[str, str]:
     if token is not None:
         env["HF_TOKEN"] = token
     return env
+
+
+def in_process_client(
+    monkeypatch: pytest.MonkeyPatch, home: Path, endpoint: str
+) -> Callable[..., Any]:
+    """Point the suite's own client, in this process, at `endpoint` with its cache under `home`,
+    no telemetry and no Xet; `client(token)` is then an `HfApi` there (`token=False`: anonymous).
+
+    The client reads these variables once, at import, and another test may have imported it
+    already, so its constants are patched as well as the environment: `ENDPOINT` and the
+    `/resolve` URL template (module-level calls such as `hf_hub_download` without `endpoint=`)
+    and the module-level `HfApi` behind `upload_file` and `ModelCard.push_to_hub`.
+    """
+    from huggingface_hub import HfApi, constants, hf_api
+
+    for key, value in {"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    monkeypatch.setattr(hf_api.api, "endpoint", endpoint)
+
+    def client(token: str | bool = False) -> Any:
+        return HfApi(endpoint=endpoint, token=token)
+
+    return client
 
 
 def run_scenario(

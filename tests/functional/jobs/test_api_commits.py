@@ -6,26 +6,28 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.functional.jobs.conftest import Datasets
+from tests.support.hfclient import in_process_client
 from tests.support.jobs import spec_yaml, wait_for
 from tests.support.stack import Server
 
 # huggingface_hub 2.x's LFS upload passes raw bytes as `data=` to httpx2, which warns
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
-@pytest.fixture
-def hf_api(hub_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    from huggingface_hub import HfApi, constants
 
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    return lambda token: HfApi(endpoint=hub_server.url, token=token)
+@pytest.fixture
+def hf_api(
+    hub_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """`hf_api(token)`: an HfApi on the jobs suite's server, its own cache, no Xet."""
+    return in_process_client(monkeypatch, tmp_path / "hf", hub_server.url)
 
 
 def test_upload_of_a_spec_starts_training_like_a_push(
@@ -44,9 +46,7 @@ def test_upload_of_a_spec_starts_training_like_a_push(
     assert final["state"] == "succeeded", final
 
 
-def test_a_push_policy_refusal_reaches_the_client(
-    api: httpx.Client, new_user, new_repo
-) -> None:
+def test_a_push_policy_refusal_reaches_the_client(api: httpx.Client, new_user, new_repo) -> None:
     """An 11 MB file sent inline (as a client that skips preupload would) meets the shipped
     large-file policy; the client shows the policy's own words."""
     from huggingface_hub.errors import HfHubHTTPError

@@ -12,7 +12,9 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,10 +143,11 @@ def copies_regular_files() -> bool:
 
 def xet_upload_pipeline() -> bool | None:
     """Whether this release would upload through Xet (and, in 2.x, `upload_folder`'s streamed
-    multi-commit pipeline): `is_xet_available()`, which HF_HUB_DISABLE_XET=1 turns off; None
-    for a release that predates Xet."""
-    utils = importlib.import_module("huggingface_hub.utils")
-    check = getattr(utils, "is_xet_available", None)
+    multi-commit pipeline): `is_xet_available()` (in `utils._runtime`; 2.x no longer exports
+    it from `utils`), which HF_HUB_DISABLE_XET=1 turns off; None for a release that predates
+    Xet."""
+    runtime = importlib.import_module("huggingface_hub.utils._runtime")
+    check = getattr(runtime, "is_xet_available", None)
     return None if check is None else bool(check())
 
 
@@ -164,3 +167,70 @@ def validates_card_on_commit() -> bool:
     `README.md` with `POST /api/validate-yaml` first (`HfApi._validate_yaml`, after 0.20; 0.20
     validates only in `RepoCard.push_to_hub`)."""
     return hasattr(huggingface_hub.HfApi, "_validate_yaml")
+
+
+def hub_request(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The Hub's own HTTP call, as a user of a release without a wrapper for it would make it:
+    `method path` on HF_ENDPOINT with HF_TOKEN as the bearer, standard library only; the
+    JSON answer (an HTTP error raises `urllib.error.HTTPError`)."""
+    endpoint = os.environ["HF_ENDPOINT"]
+    if not endpoint.startswith(("http://", "https://")):
+        raise ValueError(f"HF_ENDPOINT is not an http(s) URL: {endpoint}")
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        endpoint + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": f"Bearer {os.environ['HF_TOKEN']}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (as above)
+        return json.loads(response.read() or b"null")
+
+
+def like(api: Any, repo: str) -> str:
+    """Like `repo` with `HfApi.like` where this release has it (0.20; later releases dropped
+    it, "not possible from a script"), else with the Hub's call that `like` made. Returns the
+    call used."""
+    call = getattr(api, "like", None)
+    if call is not None:
+        call(repo)
+        return "like"
+    path = f"/api/models/{repo}/like"
+    hub_request("POST", path)
+    return f"POST {path}"
+
+
+def likers(api: Any, repo: str) -> list[str] | None:
+    """Who liked `repo`, by `list_repo_likers` (a list in 0.20, an iterator later); None for a
+    release without the call."""
+    call = getattr(api, "list_repo_likers", None)
+    return None if call is None else [user.username for user in call(repo)]
+
+
+def update_settings(api: Any, repo: str, wanted: dict[str, Any]) -> dict[str, Any]:
+    """Send the settings in `wanted` with `update_repo_settings`, passing only the keywords
+    this release takes; a release without the call (0.20) sends the Hub's settings request
+    for `gated` itself. Returns the call used and the keywords it passed and left out."""
+    call = getattr(api, "update_repo_settings", None)
+    if call is None:
+        path = f"/api/models/{repo}/settings"
+        taken = {key: value for key, value in wanted.items() if key == "gated"}
+        hub_request("PUT", path, taken)
+        used = f"PUT {path}"
+    else:
+        taken = {key: value for key, value in wanted.items() if accepts(call, key)}
+        call(repo, **taken)
+        used = "update_repo_settings"
+    return {"call": used, "passed": sorted(taken), "left_out": sorted(wanted.keys() - taken.keys())}
+
+
+def file_system() -> Any:
+    """A fresh `HfFileSystem` on HF_ENDPOINT with HF_TOKEN: fsspec caches instances by their
+    arguments, so `skip_instance_cache` keeps one phase from reusing another's listings."""
+    return huggingface_hub.HfFileSystem(
+        endpoint=os.environ["HF_ENDPOINT"],
+        token=os.environ["HF_TOKEN"],
+        skip_instance_cache=True,
+    )

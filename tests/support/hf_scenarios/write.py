@@ -10,7 +10,10 @@ HF_TOKEN, HF_HOME and HF_HUB_DISABLE_XET=1 set. It runs in two phases so that th
   commit with every kind of operation, a stale `parent_commit`, branches and tags (made,
   listed, deleted), downloads at a branch, a tag and a sha, a pattern snapshot and the
   commit list.
-- `finish`: make the repo private (whatever this release calls that), then delete it.
+- `finish`: `HfFileSystem` (write, read, glob, info, ls, a ranged read, rm), likes (like,
+  the lists, unlike), settings (`gated`, and `description` where the release takes it), a
+  move to a new name in the same namespace (the old name still answers), then, under the new
+  name, private (whatever this release calls that) and deleted.
 
 The inputs are files the test wrote (it keeps their bytes to compare); the output is one JSON
 object with commit ids and sha256 digests. Where releases differ, `hfcompat` detects the
@@ -19,6 +22,7 @@ feature; a step that a release cannot do is still run, and the error it raises i
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -194,16 +198,90 @@ def write(api: HfApi, a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def file_system(api: HfApi, repo: str, a: dict[str, Any]) -> dict[str, Any]:
+    """`HfFileSystem` on the written repo: a file written through `open(path, "w")` (one
+    commit), read back, globbed; `info` and `ls`; a ranged read of the LFS file's first bytes;
+    `rm` (another commit). Listings are cached per instance, so each is invalidated after a
+    write."""
+    fs = hfcompat.file_system()
+    path, text = f"{repo}/{a['fs_path']}", a["fs_text"]
+    with fs.open(path, "w", commit_message="Write through HfFileSystem") as f:
+        f.write(text)
+    fs.invalidate_cache()
+    out: dict[str, Any] = {"read": fs.read_text(path), "glob": sorted(fs.glob(f"{repo}/**/*.csv"))}
+    info = fs.info(f"{repo}/README.md")
+    out["info"] = {"type": info["type"], "size": info["size"]}
+    out["ls"] = sorted(entry["name"] for entry in fs.ls(repo))
+    size = a["range_bytes"]
+    with fs.open(f"{repo}/model.bin", "rb", block_size=size) as f:
+        head = f.read(size)
+    out["range"] = {"length": len(head), "sha256": hashlib.sha256(head).hexdigest()}
+    fs.rm(path, commit_message="Remove through HfFileSystem")
+    fs.invalidate_cache()
+    out["exists_after_rm"] = fs.exists(path)
+    out["files_after_rm"] = sorted(api.list_repo_files(repo))
+    out["commits"] = [[c.commit_id, c.title] for c in api.list_repo_commits(repo)][:3]
+    return out
+
+
+def likes(api: HfApi, repo: str, user: str) -> dict[str, Any]:
+    """Like (the client's `like` or the Hub's call), the lists and the count; unlike, again."""
+
+    def seen() -> dict[str, Any]:
+        return {
+            "liked": api.list_liked_repos(user).models,
+            "likers": hfcompat.likers(api, repo),
+            "likes": api.model_info(repo).likes,
+        }
+
+    out: dict[str, Any] = {"like_call": hfcompat.like(api, repo), "liked": seen()}
+    api.unlike(repo)
+    out["unliked"] = seen()
+    return out
+
+
+def settings(api: HfApi, repo: str, description: str) -> dict[str, Any]:
+    """`update_repo_settings` with what this release takes of `description` and `gated`,
+    then what `model_info` shows."""
+    out = hfcompat.update_settings(api, repo, {"description": description, "gated": "auto"})
+    info = api.model_info(repo)
+    return {**out, "gated": info.gated, "description": getattr(info, "description", None)}
+
+
+def move(api: HfApi, old: str, new: str) -> dict[str, Any]:
+    """Rename within the namespace; the old name still answers (the client follows the 307
+    of the API, and `/resolve` at the old name serves the repo)."""
+    api.move_repo(old, new)
+    out: dict[str, Any] = {"old_id": api.model_info(old).id, "new_id": api.model_info(new).id}
+    out["head"] = api.model_info(new).sha
+    cache = Path(os.environ["HF_HOME"]) / "moved-cache"
+    out["downloads"] = {}
+    for path in ("README.md", "model.bin"):
+        local = Path(hf_hub_download(old, path, cache_dir=cache))
+        out["downloads"][path] = {"sha256": hfcompat.digest(local), "snapshot": local.parent.name}
+    return out
+
+
 def finish(api: HfApi, a: dict[str, Any]) -> dict[str, Any]:
-    repo = a["repo"]
-    out: dict[str, Any] = {"private_call": hfcompat.make_private(api, repo)}
-    out["private"] = api.model_info(repo).private
+    """HfFileSystem, likes, settings and the move on the written repo; then, under its new
+    name, private (whatever this release calls that) and deleted."""
+    repo, new = a["repo"], a["new_repo"]
+    out: dict[str, Any] = {"fs": file_system(api, repo, a)}
+    out["likes"] = likes(api, repo, a["owner"])
+    out["settings"] = settings(api, repo, a["description"])
+    out["move"] = move(api, repo, new)
+    out["private_call"] = hfcompat.make_private(api, new)
+    out["private"] = api.model_info(new).private
     anonymous = HfApi(token=False)
-    out["anonymous"] = hfcompat.error_of(
-        lambda: anonymous.model_info(repo), "RepositoryNotFoundError"
-    )
-    api.delete_repo(repo)
-    out["after_delete"] = hfcompat.error_of(lambda: api.model_info(repo), "RepositoryNotFoundError")
+    for label, name in (("anonymous", new), ("anonymous_old", repo)):
+        out[label] = hfcompat.error_of(
+            lambda name=name: anonymous.model_info(name), "RepositoryNotFoundError"
+        )
+    api.delete_repo(new)
+    for label, name in (("after_delete", new), ("after_delete_old", repo)):
+        out[label] = hfcompat.error_of(
+            lambda name=name: api.model_info(name), "RepositoryNotFoundError"
+        )
     return out
 
 
