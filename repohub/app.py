@@ -21,6 +21,7 @@ from repohub.api import (
     refs,
     repos,
     runtime,
+    xet,
 )
 from repohub.api.headers import HeaderGuard
 from repohub.api.limits import BodyLimit, LenientJson, NoNulInUrl
@@ -44,7 +45,19 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="RepoHub", version=__version__, lifespan=lifespan, docs_url="/docs")
     app.state.hub = hub
     errors.install(app)
-    for module in (health, accounts, repos, commits, refs, lfs, files, git_http, jobs, compare):
+    for module in (
+        health,
+        accounts,
+        repos,
+        commits,
+        refs,
+        lfs,
+        xet,
+        files,
+        git_http,
+        jobs,
+        compare,
+    ):
         app.include_router(module.router)
     jobs_pages.install(app)  # before the web's `/{owner}/{name}/...` routes
     web_site.install(app, settings)  # after the API: its `/{owner}/{name}` routes match last

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         default=5 * 1024**3, description="above this, LFS uploads stream through RepoHub"
     )
     lfs_url_ttl: int = Field(default=3600, description="seconds a transfer URL stays valid")
+    xet_token_ttl: int = Field(default=3600, description="seconds a Xet CAS token stays valid")
+    xet_dedup_ttl: int = Field(
+        default=86400, description="seconds a client may use a global-dedup answer"
+    )
+    max_xorb_bytes: int = Field(
+        default=64 * 1024**2 + 512 * 1024, description="largest Xet xorb body accepted"
+    )
+    max_shard_bytes: int = Field(default=64 * 1024**2, description="largest Xet shard accepted")
     large_file_threshold: int = Field(
         default=10 * 1024**2, description="largest non-LFS blob a push may carry"
     )

@@ -97,6 +97,16 @@ def _metadata(entry: FileEntry) -> dict[str, str]:
     return headers
 
 
+def _xet_headers(request: Request, key: RepoKey, entry: FileEntry) -> dict[str, str]:
+    """What makes the Xet client fetch by chunks: the file's Xet hash and where to get a
+    read token for the commit (absolute: the client does not resolve relative links)."""
+    token = f"{base_url(request)}/api/{key.repo_type}s/{key.owner}/{key.name}/xet-read-token"
+    return {
+        "X-Xet-Hash": entry.xet_hash or "",
+        "Link": f'<{token}/{entry.commit_id}>; rel="xet-auth"',
+    }
+
+
 def _disposition(filename: str) -> str:
     """`inline` with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
     fallback = "".join(
@@ -139,6 +149,8 @@ def _serve(request: Request, hub: Hub, identity: Identity, key: RepoKey, *, lfs:
         except MissingEntry as exc:
             return _missing(exc)
     headers = _metadata(entry)
+    if entry.xet_hash is not None:
+        headers.update(_xet_headers(request, key, entry))
     if request.method == "HEAD":
         return _head(entry, headers)
     if lfs and _is_whole_download(request, entry):
@@ -205,11 +217,16 @@ def _download_route(repo_type: str, lfs: bool):  # type: ignore[no-untyped-def]
 # --- tree listing and paths-info -----------------------------------------------------------
 
 
-def tree_json(item: TreeItem, last: CommitSummary | None = None) -> dict[str, Any]:
-    """A tree entry as the Hub shapes it: LFS files say `lfs.oid`, `size` is the content's."""
+def tree_json(
+    item: TreeItem, last: CommitSummary | None = None, xet_hash: str | None = None
+) -> dict[str, Any]:
+    """A tree entry as the Hub shapes it: LFS files say `lfs.oid`, `size` is the content's;
+    a file the Xet client can fetch by chunks says `xetHash`."""
     out: dict[str, Any] = {"type": item.kind, "oid": item.oid, "size": item.size, "path": item.path}
     if item.lfs is not None:
         out["lfs"] = {"oid": item.lfs.oid, "size": item.lfs.size, "pointerSize": item.pointer_size}
+    if xet_hash is not None:
+        out["xetHash"] = xet_hash
     if last is not None:
         out["lastCommit"] = {"id": last.id, "title": last.title, "date": hub_date(last.date)}
     return out
@@ -233,7 +250,9 @@ def _with_last_commits(
     """Tree JSON for `items`; with `expand`, each with the commit that last changed it."""
     paths = [i.path for i in items]
     last = files.last_commits(hub, repo, listing.commit_id, paths) if expand else {}
-    return [tree_json(i, last.get(i.path)) for i in items]
+    with hub.sessions() as session:
+        xet = files.xet_hashes(session, repo, items)
+    return [tree_json(i, last.get(i.path), xet.get(i.lfs.oid) if i.lfs else None) for i in items]
 
 
 def _encode_cursor(offset: int) -> str:

@@ -302,9 +302,7 @@ async def create_lock(request: Request, repo_type: str, owner: str, name: str) -
         hub, identity, key = await _context(request, repo_type, owner, name)
         lock_body = await json_body(request, LockRequest)
         ref = lock_body.ref.name if lock_body.ref else None
-        lock = await anyio.to_thread.run_sync(
-            locks.create, hub, identity, key, lock_body.path, ref
-        )
+        lock = await anyio.to_thread.run_sync(locks.create, hub, identity, key, lock_body.path, ref)
     except locks.LockExists as exc:
         return lfs_json({"lock": _lock_json(exc.lock), "message": exc.message}, 409)
     except RepoHubError as exc:

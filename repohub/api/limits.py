@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from repohub.api.errors import error_response
 
 STREAMING_SUFFIXES = ("/git-receive-pack", "/git-upload-pack")
+# Transfers that cap their own bodies: LFS objects, and Xet xorbs and shards (up to 64 MiB).
 # The Hub's commit call carries small files inline (base64 NDJSON): it gets a cap of its own.
 COMMIT_PATH = re.compile(r"^/api/(?:models|datasets)/[^/]+/[^/]+/commit/")
 
@@ -25,7 +26,7 @@ class BodyLimit:
         if (
             scope["type"] != "http"
             or path.endswith(STREAMING_SUFFIXES)
-            or path.startswith("/lfs-transfer/")
+            or path.startswith(("/lfs-transfer/", "/xet-cas/"))
         ):
             await self.app(scope, receive, send)
             return

@@ -27,6 +27,9 @@ RESERVED = frozenset(
         "static",
         "jobs",
         "lfs-transfer",
+        "xet-cas",
+        "xet-transfer",
+        "v1",
         "organizations",
         "admin",
     }

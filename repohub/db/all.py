@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repohub.db import jobs, models, social
+from repohub.db import jobs, models, social, xet
 
 Base = models.Base
-__all__ = ["Base", "jobs", "models", "social"]
+__all__ = ["Base", "jobs", "models", "social", "xet"]

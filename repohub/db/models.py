@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -185,6 +186,10 @@ class LfsObject(Base):
 
     oid: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    # Where the bytes are: a plain blob under `lfs/` (`plain`), a Xet file whose chunks
+    # rebuild them (`xet_hash`), or both (a pushed object later uploaded through Xet too).
+    plain: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    xet_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

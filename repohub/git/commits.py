@@ -39,6 +39,7 @@ from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.paths import git_path
 from repohub.repos.service import RepoKey, get_repo
+from repohub.repos.xet import lfs as xet_lfs
 
 FILE_MODE = 0o100644
 EXEC_MODE = 0o100755
@@ -281,7 +282,8 @@ def _empty_tree(objects: list[ShaFile]) -> bytes:
 
 def _with_lfs_sizes(hub: Hub, network_id: int, ops: list[Operation]) -> list[Operation]:
     """Every LFS file must name an object this network may read (proof of possession, as for
-    a push); a copy without a size takes the stored one."""
+    a push) or one a Xet upload of this network holds; a copy without a size takes the
+    stored one."""
     wanted = [check_oid(op.oid) for op in ops if isinstance(op, AddLfsFile)]
     if not wanted:
         return ops
@@ -291,6 +293,12 @@ def _with_lfs_sizes(hub: Hub, network_id: int, ops: list[Operation]) -> list[Ope
     for op in ops:
         if isinstance(op, AddLfsFile):
             size = sizes.get(op.oid)
+            if (
+                size is None
+                and op.size is not None
+                and xet_lfs.claim(hub, network_id, op.oid, op.size)
+            ):
+                size = sizes[op.oid] = op.size  # a Xet upload, its bytes rebuilt and hashed
             if size is None:
                 raise Unprocessable(
                     f"LFS object {op.oid} for {op.path} was never uploaded to this repository "

@@ -102,9 +102,7 @@ def apply_push(
     return PushOutcome(verdicts, messages=[*notes, *push.messages])
 
 
-def quarantine(
-    max_bytes: int, store: NetworkObjectStore, objects: list[ShaFile]
-) -> IncomingPack:
+def quarantine(max_bytes: int, store: NetworkObjectStore, objects: list[ShaFile]) -> IncomingPack:
     """Objects made on the server (an API commit, an annotated tag) as one pack in
     quarantine, indexed and checked like a pushed pack; `apply_push` publishes it."""
     buf = io.BytesIO()

@@ -12,6 +12,7 @@ from repohub.config import Settings
 from repohub.objects.blobstore import BlobStore, open_blobstore
 from repohub.objects.lfs import BlobLfsStorage, LfsStorage
 from repohub.objects.registry import ObjectStores
+from repohub.objects.xet.store import XetStore
 
 if TYPE_CHECKING:
     from repohub.db.engine import Sessions
@@ -24,19 +25,28 @@ class Hub:
     blobs: BlobStore
     stores: ObjectStores
     lfs: LfsStorage
+    xet: XetStore
 
     @classmethod
     def build(cls, settings: Settings) -> Hub:
         from repohub.db.engine import make_engine, make_session_factory
+        from repohub.repos.xet.lfs import XetBackedLfs
 
         blobs = open_blobstore(settings)
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        xet = XetStore(
+            blobs,
+            settings.resolved_cache_dir / "xet-spool",
+            max_xorb_bytes=settings.max_xorb_bytes,
+        )
+        plain = BlobLfsStorage(blobs, single_put_limit=settings.lfs_single_put_limit)
         return cls(
             settings,
             sessions,
             blobs,
             ObjectStores(blobs, settings.resolved_cache_dir),
-            BlobLfsStorage(blobs, single_put_limit=settings.lfs_single_put_limit),
+            XetBackedLfs(plain, sessions, xet),
+            xet,
         )
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from repohub.repos.context import Hub
 from repohub.repos.lfs import granted_sizes
 from repohub.repos.paths import canonical_path, commit_text, git_path
 from repohub.repos.reading import Entry, resolve_revision, tree_at, walk
+from repohub.repos.xet import index as xet_index
 
 DIR_MODE = 0o040000
 TYPE_MASK = 0o170000
@@ -51,6 +52,7 @@ class FileEntry:
     blob_id: str
     blob_size: int
     lfs: Pointer | None = None
+    xet_hash: str | None = None  # the LFS object is also a Xet file: clients may fetch chunks
 
     @property
     def size(self) -> int:
@@ -118,7 +120,8 @@ def read_entry(
     if pointer is None:
         return entry
     _require_grant(session, entry, pointer)
-    return replace(entry, lfs=pointer)
+    xet = xet_index.xet_hashes(session, repo.network_id, [pointer.oid]).get(pointer.oid)
+    return replace(entry, lfs=pointer, xet_hash=xet)
 
 
 def _require_grant(session: Session, entry: FileEntry, pointer: Pointer) -> None:
@@ -190,6 +193,12 @@ def paths_info(
         if found is not None and found[0] & TYPE_MASK != SUBMODULE_MODE:
             items.append(describe(store, Entry(path, *found)))
     return Listing(commit_id, items)
+
+
+def xet_hashes(session: Session, repo: Repo, items: Iterable[TreeItem]) -> dict[str, str]:
+    """oid -> Xet file hash for the LFS items of a listing that the Xet client may fetch."""
+    oids = [item.lfs.oid for item in items if item.lfs is not None]
+    return xet_index.xet_hashes(session, repo.network_id, oids) if oids else {}
 
 
 def describe_files(hub: Hub, repo: Repo, entries: Iterable[Entry]) -> list[TreeItem]:

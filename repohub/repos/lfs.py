@@ -59,11 +59,11 @@ def stored_size(session: Session, oid: str) -> int | None:
 
 def record_upload(session: Session, network_id: int, oid: str, size: int) -> None:
     """The bytes of `oid` are stored and verified, and `network_id` uploaded them."""
-    _insert_ignore(session, LfsObject, {"oid": oid, "size": size})
-    _insert_ignore(session, LfsGrant, {"network_id": network_id, "oid": oid})
+    insert_ignore(session, LfsObject, {"oid": oid, "size": size})
+    insert_ignore(session, LfsGrant, {"network_id": network_id, "oid": oid})
 
 
-def _insert_ignore(session: Session, model: type, values: dict[str, object]) -> None:
+def insert_ignore(session: Session, model: type, values: dict[str, object]) -> None:
     """Insert unless the row exists: concurrent uploads of one oid must both succeed."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

@@ -62,9 +62,7 @@ def _repo_params(operation: Any, target: Target) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_no_operation_answers_5xx_or_drops_the_connection(
-    server: Server, target: Target
-) -> None:
+def test_no_operation_answers_5xx_or_drops_the_connection(server: Server, target: Target) -> None:
     auth = target.user.auth
     for operation in _operations(server):
         _fuzz(operation, server, GenerationMode.POSITIVE)

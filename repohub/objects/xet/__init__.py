@@ -1,0 +1,1 @@
+"""Xet storage: the wire formats of xorbs and shards, and where their bytes live."""
