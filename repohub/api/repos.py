@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from repohub.api.bodies import BodyModel
@@ -27,6 +27,8 @@ from repohub.repos.files import describe_files
 from repohub.repos.info import list_refs, snapshot
 from repohub.repos.service import RepoExists, RepoKey
 from repohub.repos.storage import hub_storage, repo_storage
+from repohub.repos.xet import copies
+from repohub.repos.xet.accounting import ChunkUsage
 
 router = APIRouter(prefix="/api", tags=["repos"])
 PAGE = 100
@@ -444,6 +446,62 @@ def liked_repos(
     ]
 
 
+def _chunk_json(usage: ChunkUsage) -> dict[str, int]:
+    return {
+        "files": usage.files,
+        "fileBytes": usage.file_bytes,
+        "chunks": usage.chunks,
+        "chunkBytes": usage.chunk_bytes,
+        "dedupSavedBytes": usage.dedup_saved,
+    }
+
+
+class CopyTarget(BodyModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["model", "dataset"] = "model"
+    name: str
+
+
+class CopiedFile(BodyModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    xetHash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # noqa: N815
+
+
+class DuplicateFiles(BodyModel):
+    """`lfs-files/duplicate`, as 2.4.0 sends it (batches of at most 1,000)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    target: CopyTarget
+    files: list[CopiedFile] = Field(max_length=1000)
+
+
+def _copy_routes(repo_type: str) -> None:
+    @router.post(
+        f"/{repo_type}s/{{owner}}/{{name}}/lfs-files/duplicate", name=f"{repo_type}-lfs-copy"
+    )
+    def duplicate(
+        owner: str,
+        name: str,
+        body: DuplicateFiles,
+        hub: Hub = Depends(get_hub),
+        identity: Identity = Depends(get_identity),
+    ) -> dict[str, Any]:
+        """Let the target repo commit this repo's large files (a cross-repo copy)."""
+        to_owner, to_name = _repo_id(body.target.name, "target.name")
+        failed = copies.duplicate(
+            hub,
+            identity,
+            RepoKey(repo_type, owner, name),
+            RepoKey(body.target.type, to_owner, to_name),
+            [copies.CopyRequest(f.sha256, f.xetHash) for f in body.files],
+        )
+        return {"failed": [{"sha256": f.sha256, "error": f.error} for f in failed]}
+
+
 def _storage_routes(repo_type: str) -> None:
     @router.get(f"/{repo_type}s/{{owner}}/{{name}}/storage", name=f"{repo_type}-storage")
     def storage(
@@ -462,20 +520,38 @@ def _storage_routes(repo_type: str) -> None:
                 "networkBytes": usage.network_lfs.bytes,
             },
             "git": {"networkBytes": usage.network_git_bytes},
+            "xet": {
+                "referenced": _chunk_json(usage.referenced_xet),
+                "network": _chunk_json(usage.network_xet),
+            },
+            "networkStoredBytes": usage.network_stored_bytes,
         }
 
 
 for _type in ("model", "dataset"):
     _storage_routes(_type)
+    _copy_routes(_type)
 
 
 @router.get("/storage")
 def hub_storage_route(
     hub: Hub = Depends(get_hub), identity: Identity = Depends(get_identity)
 ) -> dict[str, Any]:
-    """Bytes stored for the whole hub: each LFS object counted once (site administrators)."""
+    """Bytes stored for the whole hub: each LFS object counted once, each Xet chunk once
+    (site administrators)."""
     usage = hub_storage(hub, identity)
+    xet = usage.xet
     return {
         "lfs": {"objects": usage.lfs.objects, "bytes": usage.lfs.bytes},
+        "plainLfsBytes": usage.plain_lfs_bytes,
         "git": {"bytes": usage.git_bytes},
+        "xet": {
+            "files": xet.files,
+            "fileBytes": xet.file_bytes,
+            "xorbs": xet.xorbs,
+            "chunkBytes": xet.chunk_bytes,
+            "storedBytes": xet.stored_bytes,
+            "dedupSavedBytes": xet.dedup_saved,
+        },
+        "storedBytes": usage.stored_bytes,
     }

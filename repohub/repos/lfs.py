@@ -60,6 +60,11 @@ def stored_size(session: Session, oid: str) -> int | None:
 def record_upload(session: Session, network_id: int, oid: str, size: int) -> None:
     """The bytes of `oid` are stored and verified, and `network_id` uploaded them."""
     insert_ignore(session, LfsObject, {"oid": oid, "size": size})
+    grant(session, network_id, oid)
+
+
+def grant(session: Session, network_id: int, oid: str) -> None:
+    """`network_id` may read the stored object `oid` from now on."""
     insert_ignore(session, LfsGrant, {"network_id": network_id, "oid": oid})
 
 
@@ -78,13 +83,27 @@ def hub_stored_bytes(session: Session) -> tuple[int, int]:
     return int(count), int(total)
 
 
-def network_stored_bytes(session: Session, network_id: int) -> tuple[int, int]:
-    count, total = session.execute(
+def plain_stored_bytes(session: Session) -> int:
+    """Bytes of LFS objects kept as plain blobs (Xet files are stored as chunks instead)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LfsObject.size), 0)).where(LfsObject.plain.is_(True))
+    )
+    return int(total or 0)
+
+
+def network_stored_bytes(
+    session: Session, network_id: int, *, plain_only: bool = False
+) -> tuple[int, int]:
+    """(objects, bytes) the network may read; `plain_only`: those kept as plain blobs."""
+    query = (
         select(func.count(), func.coalesce(func.sum(LfsObject.size), 0))
         .select_from(LfsGrant)
         .join(LfsObject, LfsObject.oid == LfsGrant.oid)
         .where(LfsGrant.network_id == network_id)
-    ).one()
+    )
+    if plain_only:
+        query = query.where(LfsObject.plain.is_(True))
+    count, total = session.execute(query).one()
     return int(count), int(total)
 
 

@@ -29,6 +29,7 @@ from repohub.repos.reading import Entry, peel, repo_refs, resolve_revision, tree
 from repohub.repos.safetensors_header import SafetensorsSummary, read_summary
 from repohub.repos.service import RepoKey, get_repo, list_forks
 from repohub.repos.settings import has_liked, writable_namespaces
+from repohub.repos.storage import RepoStorage, repo_storage
 from repohub.web.cache import Caches
 from repohub.web.urls import RepoUrls, repo_path
 
@@ -177,6 +178,16 @@ def anonymous_state(hub: Hub, identity: Identity, key: RepoKey) -> tuple[object,
             repo.downloads,
             repo.forked_from_id,
         )
+
+
+def storage_figures(hub: Hub, caches: Caches, identity: Identity, key: RepoKey) -> RepoStorage:
+    """The repo page's storage panel. Reading every pointer at every ref tip is not free, so
+    the figures are kept until the repo's refs move (a push or commit bumps `updated_at`);
+    the network's share may lag a fork's push by that much."""
+    state = anonymous_state(hub, identity, key)
+    return caches.storage.get(
+        ("storage", state[0], state[3]), lambda: repo_storage(hub, identity, key)
+    )
 
 
 def header_only(hub: Hub, identity: Identity, key: RepoKey) -> Header:

@@ -44,4 +44,5 @@ class Caches:
     files: Lru = field(default_factory=lambda: Lru(256))  # (blob id, name) -> highlighted HTML
     headers: Lru = field(default_factory=lambda: Lru(256))  # LFS oid -> safetensors summary
     fragments: Lru = field(default_factory=lambda: Lru(256))  # rendered HTML pieces
+    storage: Lru = field(default_factory=lambda: Lru(256))  # (repo id, updated) -> figures
     pages: PageCache = field(default_factory=PageCache)  # anonymous pages

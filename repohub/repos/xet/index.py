@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from repohub.db.models import LfsGrant, LfsObject
@@ -18,6 +18,7 @@ from repohub.objects.xet.hashes import from_hex, to_hex
 from repohub.objects.xet.reconstruction import pack_terms, unpack_terms
 from repohub.objects.xet.shards import FileTerm
 from repohub.objects.xet.xorbs import XorbIndex
+from repohub.repos.lfs import grant as lfs_grant
 from repohub.repos.lfs import insert_ignore
 from repohub.repos.lru import Lru
 
@@ -182,7 +183,7 @@ def link_lfs(session: Session, network_id: int, oid: str, size: int, file_hex: s
         )
     elif existing.xet_hash is None:
         existing.xet_hash = file_hex
-    insert_ignore(session, LfsGrant, {"network_id": network_id, "oid": oid})
+    lfs_grant(session, network_id, oid)
     grant = session.get(XetFileGrant, (network_id, file_hex))
     if grant is None:
         insert_ignore(
@@ -216,15 +217,3 @@ def xet_hashes(session: Session, network_id: int, oids: Iterable[str]) -> dict[s
         )
         found.update({oid: xet for oid, xet in rows if xet is not None})
     return found
-
-
-def stored_totals(session: Session) -> tuple[int, int, int]:
-    """(xorbs, raw bytes, stored bytes) for the whole hub: every chunk counted once."""
-    count, raw, stored = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(XetXorb.raw_bytes), 0),
-            func.coalesce(func.sum(XetXorb.stored_bytes), 0),
-        )
-    ).one()
-    return int(count), int(raw), int(stored)

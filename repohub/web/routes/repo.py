@@ -29,8 +29,16 @@ def _repo_page(repo_type: str):  # type: ignore[no-untyped-def]
             view = browse.tree_view(page.hub, page.state.caches, page.identity, key, None, "")
             template = "repo_empty.html" if view.commit is None else "repo.html"
             clone_url = _clone_url(page, view.header.urls)
+            storage = None
+            if view.commit is not None:
+                storage = browse.storage_figures(page.hub, page.state.caches, page.identity, key)
             return page.render_html(
-                template, view=view, header=view.header, clone_url=clone_url, tab="card"
+                template,
+                view=view,
+                header=view.header,
+                clone_url=clone_url,
+                storage=storage,
+                tab="card",
             )
 
         if page.identity.is_anonymous:

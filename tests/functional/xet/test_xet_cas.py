@@ -46,10 +46,12 @@ def post_shard(api: httpx.Client, token: str, data: bytes) -> httpx.Response:
     return api.post(f"{CAS}/v1/shards", content=data, headers=bearer(token))
 
 
-def commit_lfs(api: httpx.Client, user: User, repo: str, oid: str, size: int) -> httpx.Response:
+def commit_lfs(
+    api: httpx.Client, user: User, repo: str, oid: str, size: int, path: str = "w.bin"
+) -> httpx.Response:
     lines = [
-        {"key": "header", "value": {"summary": "Add weights"}},
-        {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": size}},
+        {"key": "header", "value": {"summary": f"Add {path}"}},
+        {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}},
     ]
     return api.post(
         f"/api/models/{repo}/commit/main",
@@ -316,3 +318,61 @@ def test_private_files_are_invisible_through_xet(api: httpx.Client, make_user, m
     bob_reads = xet_token(api, bob, public_repo, "read")
     r = api.get(f"{CAS}/v1/reconstructions/{file_hex}", headers=bearer(bob_reads))
     assert r.status_code == 404, "still invisible"
+
+
+def test_duplicate_grants_only_what_the_caller_may_read_and_write(
+    api: httpx.Client, hub: Hub, owner: User, repo: str, make_user, make_repo
+) -> None:
+    data = os.urandom(60_000)
+    body, xorb, shard_bytes, entry = whole_file(data)
+    token = xet_token(api, owner, repo)
+    assert post_xorb(api, token, xorb.hash, body).status_code == 200
+    assert post_shard(api, token, shard_bytes).status_code == 200
+    oid = hashlib.sha256(data).hexdigest()
+    assert commit_lfs(api, owner, repo, oid, len(data)).status_code == 200
+    file_hex = to_hex(entry.file_hash)
+
+    bob = make_user("bob")
+    mine = str(make_repo(bob, empty=False))
+    theirs = str(make_repo(make_user("carol"), empty=False))
+
+    def duplicate(src: str, target: str, files: list[dict[str, Any]]) -> httpx.Response:
+        return api.post(
+            f"/api/models/{src}/lfs-files/duplicate",
+            json={"target": {"type": "model", "name": target}, "files": files},
+            headers=bob.auth,
+        )
+
+    wanted = [{"sha256": oid, "xetHash": file_hex, "filename": "w.bin"}]
+    refused(duplicate(repo, theirs, wanted), 403, "")
+    missing = [{"sha256": "e" * 64, "filename": "x"}, {"sha256": oid, "xetHash": "a" * 64}]
+    r = duplicate(repo, mine, missing)
+    assert r.status_code == 200, r.text
+    assert [f["sha256"] for f in r.json()["failed"]] == ["e" * 64, oid]
+    assert "no such LFS file" in r.json()["failed"][0]["error"]
+    refused(commit_lfs(api, bob, mine, oid, len(data)), 422, "never uploaded")
+    for bad in ({"target": {"name": mine}}, {"target": {"name": "x"}, "files": []}):
+        r = api.post(f"/api/models/{repo}/lfs-files/duplicate", json=bad, headers=bob.auth)
+        assert 400 <= r.status_code < 500, r.text
+    r = duplicate(repo, mine, [{"sha256": "NOT-HEX"}])
+    assert r.status_code == 422, r.text
+
+    r = duplicate(repo, mine, wanted)
+    assert r.status_code == 200 and r.json() == {"failed": []}, r.text
+    lines = [
+        {"key": "header", "value": {"summary": "Copy"}},
+        {"key": "lfsFile", "value": {"path": "copied.bin", "algo": "sha256", "oid": oid}},
+    ]
+    r = api.post(
+        f"/api/models/{mine}/commit/main",
+        content=b"\n".join(json.dumps(line).encode() for line in lines),
+        headers={**bob.auth, "Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    assert api.get(f"/{mine}/resolve/main/copied.bin").content == data
+    reads = xet_token(api, bob, mine, "read")
+    assert api.get(f"{CAS}/v1/reconstructions/{file_hex}", headers=bearer(reads)).status_code == 200
+
+    # A private source is a 404 to whoever cannot read it, as everywhere.
+    hidden = str(make_repo(owner, private=True, empty=False))
+    refused(duplicate(hidden, mine, wanted), 404, "")

@@ -240,3 +240,61 @@ def test_git_lfs_push_downloads_with_the_xet_client(
     assert got["w"] == _sha(data)
     seen = requests_since(server, start)
     assert not _calls(seen, "GET", "/xet-cas/"), seen
+
+
+def test_cross_repo_copy_of_a_xet_file(
+    server: Server, make_user, make_repo, tmp_path: Path
+) -> None:
+    """2.4.0's cross-repo `CommitOperationCopy`: `lfs-files/duplicate` on the source grants
+    the target's network the object (no byte moves), then the commit names it. Someone who
+    cannot read the source gets the Hub's 404 and nothing is committed."""
+    alice, bob = make_user("xca"), make_user("xcb")
+    data = os.urandom(3 * MB)
+    source = f"{alice.name}/{unique('src')}"
+    run_xet(
+        {"phase": "upload", "repo": source, "files": {"w.bin": _write(tmp_path / "w.bin", data)}},
+        workdir=tmp_path / "up",
+        server=server,
+        token=alice.token,
+        xet_cache=tmp_path / "xet-up",
+    )
+    target = f"{bob.name}/{unique('dst')}"
+    start = server.log.stat().st_size
+    args = {"repo": target, "src_repo": source, "src_path": "w.bin", "path": "copied.bin"}
+    out = run_xet(
+        {"phase": "copy", **args},
+        workdir=tmp_path / "copy",
+        server=server,
+        token=bob.token,
+        xet_cache=tmp_path / "xet-copy",
+    )
+    assert "oid" in out, out
+    seen = requests_since(server, start)
+    assert ("POST", f"/api/models/{source}/lfs-files/duplicate", 200) in seen, seen
+    assert not _calls(seen, "POST", "/xet-cas/"), "a copy uploads nothing"
+    got = run_xet(
+        {"phase": "download", "repo": target, "wanted": {"c": ["copied.bin", None]}},
+        workdir=tmp_path / "down",
+        server=server,
+        token=bob.token,
+        xet_cache=tmp_path / "xet-down",
+    )
+    assert got["c"] == _sha(data)
+
+    hidden = make_repo(alice, private=True)
+    api_commit = run_xet(
+        {"phase": "upload", "repo": hidden, "files": {"s.bin": _write(tmp_path / "s.bin", data)}},
+        workdir=tmp_path / "up-hidden",
+        server=server,
+        token=alice.token,
+        xet_cache=tmp_path / "xet-hidden",
+    )
+    assert api_commit["xet"] is True
+    refused = run_xet(
+        {"phase": "copy", **args, "src_repo": hidden, "src_path": "s.bin", "path": "stolen.bin"},
+        workdir=tmp_path / "steal",
+        server=server,
+        token=bob.token,
+        xet_cache=tmp_path / "xet-steal",
+    )
+    assert refused == {"error": "RepositoryNotFoundError", "status": 404, "version": VERSION}

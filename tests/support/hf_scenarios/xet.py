@@ -5,7 +5,8 @@ Run by the Xet tests inside the 2.4.0 side venv; HF_XET_CACHE is the test's choi
 so a run with a fresh cache must find known chunks through global dedup, not locally. The
 phases: `upload` (upload_file of each given file, then upload_folder of a folder, then a
 branch with a `/` and a file on it), `download` (hf_hub_download of paths at revisions,
-into a fresh cache) and `upload_one` (one upload_file into another repo).
+into a fresh cache) and `copy` (a cross-repo `CommitOperationCopy` of an LFS file, which
+2.4.0 sends through `lfs-files/duplicate` on the source before it commits).
 """
 
 from __future__ import annotations
@@ -56,11 +57,30 @@ def download(a: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def copy(api: HfApi, a: dict[str, Any]) -> dict[str, Any]:
+    from huggingface_hub import CommitOperationCopy
+
+    api.create_repo(a["repo"], exist_ok=True)
+    operation = CommitOperationCopy(
+        src_path_in_repo=a["src_path"],
+        path_in_repo=a["path"],
+        src_repo_id=a["src_repo"],
+        src_repo_type="model",
+    )
+    try:
+        info = api.create_commit(a["repo"], [operation], commit_message="Copy weights")
+    except Exception as exc:  # the test asserts which error a refused copy raises
+        return {"error": type(exc).__name__, "status": hfcompat.status_of(exc)}
+    return {"oid": info.oid}
+
+
 def main() -> None:
     a = hfcompat.args()
     api = HfApi()
     if a["phase"] == "download":
         hfcompat.emit(download(a))
+    elif a["phase"] == "copy":
+        hfcompat.emit(copy(api, a))
     else:
         hfcompat.emit(upload(api, a))
 
