@@ -323,6 +323,7 @@ class PeakMemory:
     pid: int
     rss_mb: float = 0.0
     anon_mb: float = 0.0
+    root_mb: float = 0.0  # the root process alone (the API server, without its children)
     top: str = ""
     at_peak: tuple[ProcMemory, ...] = ()  # every process of the tree at the RSS peak
     samples: int = 0
@@ -348,6 +349,8 @@ class PeakMemory:
                 self.top = max(processes, key=lambda p: p.rss_mb).describe()
                 self.at_peak = tuple(processes)
             self.anon_mb = max(self.anon_mb, sum(p.anon_mb for p in processes))
+            root = [p.rss_mb for p in processes if p.pid == self.pid]
+            self.root_mb = max(self.root_mb, *root) if root else self.root_mb
             self.samples += 1
             if self._stop.wait(SAMPLE_INTERVAL):
                 return

@@ -69,6 +69,7 @@ def upgrade() -> None:
         "xet_dedup_chunks",
         sa.Column("chunk_hash", sa.String(length=64), nullable=False),
         sa.Column("xorb_hash", sa.String(length=64), nullable=False),
+        sa.Column("file_hash", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["xorb_hash"],
             ["xet_xorbs.hash"],

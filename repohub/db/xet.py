@@ -67,9 +67,12 @@ class XetFileGrant(Base):
 
 class XetDedupChunk(Base):
     """A chunk the global-dedup query may find (a file's first chunk, or one whose hash the
-    eligibility rule picks), and the xorb that holds it."""
+    eligibility rule picks), the xorb that holds it and a file that uses that xorb: an
+    answer names the file's other xorbs too, since the client asks about few chunks (one in
+    1,024, at most one per 256) and a file's next xorbs are where its next chunks are."""
 
     __tablename__ = "xet_dedup_chunks"
 
     chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     xorb_hash: Mapped[str] = mapped_column(ForeignKey("xet_xorbs.hash"), index=True)
+    file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -126,9 +126,9 @@ def register_file(
         grant.claimed_sha256 = claimed_sha256
 
 
-def register_dedup(session: Session, chunks: dict[bytes, bytes]) -> None:
-    """chunk hash -> xorb hash for chunks the global-dedup query may find."""
-    wanted = {to_hex(c): to_hex(x) for c, x in chunks.items()}
+def register_dedup(session: Session, chunks: dict[bytes, tuple[bytes, bytes]]) -> None:
+    """chunk hash -> (xorb hash, file hash) for chunks the global-dedup query may find."""
+    wanted = {to_hex(c): (to_hex(x), to_hex(f)) for c, (x, f) in chunks.items()}
     keys = list(wanted)
     for start in range(0, len(keys), _BATCH):
         part = keys[start : start + _BATCH]
@@ -142,15 +142,31 @@ def register_dedup(session: Session, chunks: dict[bytes, bytes]) -> None:
                 insert_ignore(
                     session,
                     XetDedupChunk,
-                    {"chunk_hash": chunk_hex, "xorb_hash": wanted[chunk_hex]},
+                    {
+                        "chunk_hash": chunk_hex,
+                        "xorb_hash": wanted[chunk_hex][0],
+                        "file_hash": wanted[chunk_hex][1],
+                    },
                 )
 
 
-def dedup_xorb(session: Session, chunk_hex: str) -> bytes | None:
-    found = session.scalar(
-        select(XetDedupChunk.xorb_hash).where(XetDedupChunk.chunk_hash == chunk_hex)
-    )
-    return from_hex(found) if found is not None else None
+def dedup_xorbs(session: Session, chunk_hex: str, limit: int) -> list[bytes]:
+    """The xorb holding the chunk, then the other xorbs of a file that uses it, in the
+    file's order from there on (then those before), at most `limit`; [] when unknown."""
+    row = session.execute(
+        select(XetDedupChunk.xorb_hash, XetDedupChunk.file_hash).where(
+            XetDedupChunk.chunk_hash == chunk_hex
+        )
+    ).first()
+    if row is None:
+        return []
+    hit = from_hex(row[0])
+    terms = session.scalar(select(XetFile.terms).where(XetFile.hash == row[1])) if row[1] else None
+    order = list(dict.fromkeys(t.xorb_hash for t in unpack_terms(terms))) if terms else []
+    if hit not in order:
+        return [hit]
+    at = order.index(hit)
+    return (order[at:] + order[:at])[:limit]
 
 
 def claimed_file(session: Session, network_id: int, sha256: str, size: int) -> StoredFile | None:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from repohub.db.engine import Sessions
 
 
+# Xorbs per dedup answer: up to 2 GiB of a file's chunks, ~50 kB of shard per xorb.
+DEDUP_XORBS = 32
+
+
 class FileNotReadable(NotFound):
     """Unknown, or not readable by this network: the two look alike."""
 
@@ -86,14 +90,14 @@ def open_file(
 
 
 def dedup(hub: Hub, grant: CasGrant, chunk_hex: str) -> bytes | None:
-    """A dedup shard for the xorb that holds the chunk, its hashes keyed for this answer."""
+    """A dedup shard for the xorb that holds the chunk and its file's next xorbs, every
+    chunk hash keyed for this answer alone."""
     with hub.sessions() as session:
-        xorb = index.dedup_xorb(session, chunk_hex)
-        found = index.xorb_indexes(session, [xorb]) if xorb is not None else {}
-    if xorb is None or xorb not in found:
+        xorbs = index.dedup_xorbs(session, chunk_hex, DEDUP_XORBS)
+        found = index.xorb_indexes(session, xorbs)
+    if not xorbs or xorbs[0] not in found:
         return None
     now = int(time.time())
     key = secrets.token_bytes(32)
-    return dedup_answer(
-        [found[xorb]], hmac_key=key, now=now, expiry=now + hub.settings.xet_dedup_ttl
-    )
+    listed = [found[x] for x in xorbs if x in found]
+    return dedup_answer(listed, hmac_key=key, now=now, expiry=now + hub.settings.xet_dedup_ttl)

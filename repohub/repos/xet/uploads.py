@@ -127,19 +127,21 @@ def _checked_file(entry: FileEntry, xorbs: dict[bytes, XorbIndex]) -> int:
     return sum(size for _, size in chunks)
 
 
-def _dedup_chunks(files: Sequence[FileEntry], xorbs: dict[bytes, XorbIndex]) -> dict[bytes, bytes]:
-    """The chunks later uploads may find by global dedup: each file's first chunk and, in
-    every xorb a file uses, the chunks the eligibility rule picks."""
-    found: dict[bytes, bytes] = {}
-    used = {t.xorb_hash for f in files for t in f.terms}
-    for xorb_hash in used:
+def _dedup_chunks(
+    files: Sequence[FileEntry], xorbs: dict[bytes, XorbIndex]
+) -> dict[bytes, tuple[bytes, bytes]]:
+    """The chunks later uploads may find by global dedup, each with its xorb and a file that
+    uses it: each file's first chunk and, in every xorb a file uses, the chunks the
+    eligibility rule picks."""
+    found: dict[bytes, tuple[bytes, bytes]] = {}
+    users = {t.xorb_hash: f.file_hash for f in files for t in f.terms}
+    for xorb_hash, used_by in users.items():
         for chunk in xorbs[xorb_hash].chunk_hashes:
             if dedup_eligible(chunk):
-                found.setdefault(chunk, xorb_hash)
+                found.setdefault(chunk, (xorb_hash, used_by))
     for entry in files:
         if entry.terms:
             first = entry.terms[0]
-            found.setdefault(
-                xorbs[first.xorb_hash].chunk_hashes[first.chunk_start], first.xorb_hash
-            )
+            chunk = xorbs[first.xorb_hash].chunk_hashes[first.chunk_start]
+            found.setdefault(chunk, (first.xorb_hash, entry.file_hash))
     return found
