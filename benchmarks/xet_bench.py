@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -44,6 +45,7 @@ if __package__ in (None, ""):  # also runnable as ``python benchmarks/xet_bench.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+import psutil
 from safetensors.numpy import save_file
 
 from benchmarks._server import (
@@ -56,6 +58,7 @@ from benchmarks._server import (
     http_request,
     machine_info,
     progress,
+    tree_processes,
 )
 from benchmarks.lfs_bench import CHUNK, MIB, RAW_TRANSFER_CONFIG, settle, sha256_file
 from tests.support.seaweed import S3Server, running_seaweedfs
@@ -129,12 +132,50 @@ class Transfers:
     peak_tree_mb: float = 0.0  # with the embedded job worker and anything else it started
     peak_top: str = ""
 
-    def add(self, label: str, seconds: float) -> None:
+    cpu: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+
+    def add(self, label: str, seconds: float, cpu: CpuSplit) -> None:
         self.times.setdefault(label, []).append(seconds)
-        progress(f"  {label:<28} {seconds:7.2f} s")
+        self.cpu.setdefault(label, []).append(cpu.used)
+        split = ", ".join(f"{k} {v:.1f}" for k, v in cpu.used.items())
+        progress(f"  {label:<28} {seconds:7.2f} s   (CPU s: {split})")
 
     def median(self, label: str) -> float:
         return statistics.median(self.times[label])
+
+
+class CpuSplit:
+    """CPU seconds a timed call cost each party: the client (this process for boto3, the
+    Hub client's process), RepoHub's process tree and SeaweedFS. On two cores their sum
+    bounds how fast a transfer can be, whoever waits on whom."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.used: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server = weed = 0.0
+        tree = {p.pid for p in tree_processes(self.server_pid)}
+        for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            if proc.info["pid"] in tree:
+                server += times.user + times.system
+            elif proc.info["name"] == "weed":
+                weed += times.user + times.system
+        client = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+        return {"client": client, "RepoHub": server, "SeaweedFS": weed}
+
+    def __enter__(self) -> CpuSplit:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        self.used = {k: end[k] - self._start[k] for k in end}
 
 
 def measure_transfers(
@@ -151,27 +192,31 @@ def measure_transfers(
 
         def xet_up(repo: str = repo) -> None:
             settle()
-            with PeakMemory(hub.pid) as peak:
+            with PeakMemory(hub.pid) as peak, CpuSplit(hub.pid) as cpu:
                 result = client.run(
                     {"op": "upload", "repo": repo, "file": str(source), "path": "weights.bin"}
                 )
-            out.add("xet upload_file", result["seconds"])
+            out.add("xet upload_file", result["seconds"], cpu)
             _keep_peak(out, peak)
 
         def raw_up(key: str = key) -> None:
             settle()
-            started = time.perf_counter()
-            s3_client.upload_file(str(source), s3.bucket, key, Config=RAW_TRANSFER_CONFIG)
-            out.add("boto3 upload_file", time.perf_counter() - started)
+            with CpuSplit(hub.pid) as cpu:
+                started = time.perf_counter()
+                s3_client.upload_file(str(source), s3.bucket, key, Config=RAW_TRANSFER_CONFIG)
+                seconds = time.perf_counter() - started
+            out.add("boto3 upload_file", seconds, cpu)
 
         def xet_down(repo: str = repo, oid: str = oid) -> None:
             dest = work / "xet-download"
+            # Cold: the server's local copies of recent uploads go, so its bytes come from S3.
+            shutil.rmtree(work / "data" / "cache" / "xet-recent", ignore_errors=True)
             settle()
-            with PeakMemory(hub.pid) as peak:
+            with PeakMemory(hub.pid) as peak, CpuSplit(hub.pid) as cpu:
                 result = client.run(
                     {"op": "download", "repo": repo, "path": "weights.bin", "dest": str(dest)}
                 )
-            out.add("xet hf_hub_download", result["seconds"])
+            out.add("xet hf_hub_download", result["seconds"], cpu)
             _keep_peak(out, peak)
             if sha256_file(Path(result["local"])) != oid:
                 raise BenchError("the Xet download does not have the uploaded bytes")
@@ -180,9 +225,11 @@ def measure_transfers(
         def raw_down(key: str = key, oid: str = oid) -> None:
             dest = work / "raw-download.bin"
             settle()
-            started = time.perf_counter()
-            s3_client.download_file(s3.bucket, key, str(dest), Config=RAW_TRANSFER_CONFIG)
-            out.add("boto3 download_file", time.perf_counter() - started)
+            with CpuSplit(hub.pid) as cpu:
+                started = time.perf_counter()
+                s3_client.download_file(s3.bucket, key, str(dest), Config=RAW_TRANSFER_CONFIG)
+                seconds = time.perf_counter() - started
+            out.add("boto3 download_file", seconds, cpu)
             if sha256_file(dest) != oid:
                 raise BenchError("the boto3 download does not have the uploaded bytes")
             dest.unlink()
@@ -375,6 +422,7 @@ def report(
         out["transfers"] = {
             "MB/s (median)": rows,
             "seconds": transfers.times,
+            "CPU seconds": transfers.cpu,
             "upload ratio": up,
             "download ratio": down,
             "server peak RSS MB": transfers.peak_rss_mb,

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default=64 * 1024**2 + 512 * 1024, description="largest Xet xorb body accepted"
     )
     max_shard_bytes: int = Field(default=64 * 1024**2, description="largest Xet shard accepted")
+    xet_recent_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="with S3 storage, bytes of recently uploaded Xet xorbs kept on local disk "
+        "(0: none), so a commit's checks and first downloads need not read them back",
+    )
     large_file_threshold: int = Field(
         default=10 * 1024**2, description="largest non-LFS blob a push may carry"
     )

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from repohub.config import Settings
 from repohub.objects.blobstore import BlobStore, open_blobstore
+from repohub.objects.blobstore.local import LocalBlobStore
 from repohub.objects.lfs import BlobLfsStorage, LfsStorage
 from repohub.objects.registry import ObjectStores
-from repohub.objects.xet.store import XetStore
+from repohub.objects.xet.store import RecentXorbs, XetStore
 
 if TYPE_CHECKING:
     from repohub.db.engine import Sessions
@@ -34,10 +35,16 @@ class Hub:
 
         blobs = open_blobstore(settings)
         sessions = make_session_factory(make_engine(settings.resolved_database_url))
+        recent = None
+        if not isinstance(blobs, LocalBlobStore) and settings.xet_recent_bytes:
+            recent = RecentXorbs(
+                settings.resolved_cache_dir / "xet-recent", settings.xet_recent_bytes
+            )
         xet = XetStore(
             blobs,
             settings.resolved_cache_dir / "xet-spool",
             max_xorb_bytes=settings.max_xorb_bytes,
+            recent=recent,
         )
         plain = BlobLfsStorage(blobs, single_put_limit=settings.lfs_single_put_limit)
         return cls(
