@@ -22,7 +22,7 @@ from repohub.errors import EntryNotFound
 from repohub.objects.gitstore import NetworkObjectStore
 from repohub.objects.lfs import Pointer, parse_pointer
 from repohub.repos.context import Hub
-from repohub.repos.lfs import granted_sizes
+from repohub.repos.lfs import GrantedObject, granted_objects
 from repohub.repos.paths import canonical_path, commit_text, git_path
 from repohub.repos.reading import Entry, resolve_revision, tree_at, walk
 from repohub.repos.xet import index as xet_index
@@ -119,26 +119,26 @@ def read_entry(
     pointer = parse_pointer(data) if lfs else None
     if pointer is None:
         return entry
-    _require_grant(session, entry, pointer)
-    xet = xet_index.xet_hashes(session, repo.network_id, [pointer.oid]).get(pointer.oid)
-    return replace(entry, lfs=pointer, xet_hash=xet)
+    granted = _require_grant(session, entry, pointer)
+    return replace(entry, lfs=pointer, xet_hash=granted.xet_hash)
 
 
-def _require_grant(session: Session, entry: FileEntry, pointer: Pointer) -> None:
+def _require_grant(session: Session, entry: FileEntry, pointer: Pointer) -> GrantedObject:
     """A pointer only serves bytes its network proved it has: otherwise anyone could push a
     pointer to an oid they merely know and read someone else's private weights."""
-    granted = granted_sizes(session, entry.network_id, [pointer.oid])
-    if pointer.oid not in granted:
+    granted = granted_objects(session, entry.network_id, [pointer.oid]).get(pointer.oid)
+    if granted is None:
         raise MissingEntry(
             f"LFS object {pointer.oid} of {entry.path} has not been uploaded to this repository",
             entry.commit_id,
         )
-    if granted[pointer.oid] != pointer.size:
+    if granted.size != pointer.size:
         raise MissingEntry(
             f"{entry.path} is an LFS pointer of {pointer.size} bytes but object {pointer.oid} "
-            f"has {granted[pointer.oid]}",
+            f"has {granted.size}",
             entry.commit_id,
         )
+    return granted
 
 
 def open_bytes(hub: Hub, entry: FileEntry, *, start: int = 0, end: int | None = None) -> BinaryIO:

@@ -28,20 +28,33 @@ from repohub.repos.limits import INT64_MAX
 from repohub.repos.service import RepoKey, get_repo
 
 
-def granted_sizes(session: Session, network_id: int, oids: Iterable[str]) -> dict[str, int]:
-    """oid -> size for the oids this network may read (others are absent)."""
+@dataclass(frozen=True)
+class GrantedObject:
+    size: int
+    xet_hash: str | None  # the Xet file that backs it, which Xet clients may fetch by chunks
+
+
+def granted_objects(
+    session: Session, network_id: int, oids: Iterable[str]
+) -> dict[str, GrantedObject]:
+    """The oids this network may read, with their sizes and Xet files (others are absent)."""
     wanted = list(set(oids))
-    found: dict[str, int] = {}
+    found: dict[str, GrantedObject] = {}
     for start in range(0, len(wanted), 500):
         rows = session.execute(
-            select(LfsObject.oid, LfsObject.size)
+            select(LfsObject.oid, LfsObject.size, LfsObject.xet_hash)
             .join(LfsGrant, LfsGrant.oid == LfsObject.oid)
             .where(
                 LfsGrant.network_id == network_id, LfsObject.oid.in_(wanted[start : start + 500])
             )
         )
-        found.update({oid: size for oid, size in rows})
+        found.update({oid: GrantedObject(size, xet) for oid, size, xet in rows})
     return found
+
+
+def granted_sizes(session: Session, network_id: int, oids: Iterable[str]) -> dict[str, int]:
+    """oid -> size for the oids this network may read (others are absent)."""
+    return {oid: g.size for oid, g in granted_objects(session, network_id, oids).items()}
 
 
 def stored_oids(session: Session, oids: Iterable[str]) -> set[str]:

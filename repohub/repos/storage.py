@@ -20,14 +20,13 @@ from repohub.objects.lfs import parse_pointer
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
 from repohub.repos.lfs import (
-    granted_sizes,
+    granted_objects,
     hub_stored_bytes,
     network_stored_bytes,
     plain_stored_bytes,
 )
 from repohub.repos.reading import peel, repo_refs, tree_at, walk
 from repohub.repos.service import RepoKey, get_repo
-from repohub.repos.xet import index as xet_index
 from repohub.repos.xet.accounting import (
     ChunkUsage,
     HubChunks,
@@ -76,11 +75,12 @@ def repo_storage(hub: Hub, identity: Identity, key: RepoKey) -> RepoStorage:
         repo = get_repo(session, identity, key, Access.READ)
         store = hub.stores.get(repo.network_id)
         pointers = _referenced_pointers(session, store, repo)
-        granted = granted_sizes(session, repo.network_id, pointers)
+        found = granted_objects(session, repo.network_id, pointers)
+        granted = {oid: g.size for oid, g in found.items()}
         network = Usage(*network_stored_bytes(session, repo.network_id))
         _, plain = network_stored_bytes(session, repo.network_id, plain_only=True)
         network_id = repo.network_id
-        xet_files = xet_index.xet_hashes(session, network_id, granted).values()
+        xet_files = [g.xet_hash for g in found.values() if g.xet_hash is not None]
         referenced_xet = chunk_usage(session, xet_files)
         network_xet = chunk_usage(session, network_files(session, network_id))
     git_bytes = sum(b.size for b in hub.blobs.list(f"git/{network_id}/"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from repohub.auth.identity import Identity
 from repohub.repos.access import Access
 from repohub.repos.context import Hub
-from repohub.repos.lfs import grant, granted_sizes
+from repohub.repos.lfs import grant, granted_objects
 from repohub.repos.service import RepoKey, get_repo
 from repohub.repos.xet import index
 
@@ -39,22 +39,21 @@ def duplicate(
     with hub.sessions.begin() as session:
         src = get_repo(session, identity, source, Access.READ)
         dst = get_repo(session, identity, target, Access.WRITE)
-        sizes = granted_sizes(session, src.network_id, (f.sha256 for f in files))
-        xet = index.xet_hashes(session, src.network_id, sizes)
+        granted = granted_objects(session, src.network_id, (f.sha256 for f in files))
         failed: list[CopyFailure] = []
         for f in files:
-            if f.sha256 not in sizes:
+            if f.sha256 not in granted:
                 failed.append(CopyFailure(f.sha256, f"{src.full_name} has no such LFS file"))
-            elif f.xet_hash is not None and xet.get(f.sha256) != f.xet_hash:
+            elif f.xet_hash is not None and granted[f.sha256].xet_hash != f.xet_hash:
                 failed.append(
                     CopyFailure(f.sha256, f"its Xet hash in {src.full_name} is not {f.xet_hash}")
                 )
         if failed or dst.network_id == src.network_id:
             return failed
         for f in files:
-            file_hex = xet.get(f.sha256)
-            if file_hex is not None:
-                index.link_lfs(session, dst.network_id, f.sha256, sizes[f.sha256], file_hex)
+            found = granted[f.sha256]
+            if found.xet_hash is not None:
+                index.link_lfs(session, dst.network_id, f.sha256, found.size, found.xet_hash)
             else:
                 grant(session, dst.network_id, f.sha256)
     return []

@@ -19,7 +19,7 @@ from repohub.objects.xet.reconstruction import pack_terms, unpack_terms
 from repohub.objects.xet.shards import FileTerm
 from repohub.objects.xet.xorbs import XorbIndex
 from repohub.repos.lfs import grant as lfs_grant
-from repohub.repos.lfs import insert_ignore
+from repohub.repos.lfs import granted_objects, insert_ignore
 from repohub.repos.lru import Lru
 
 # Chunk indexes are immutable: keep the recently used ones (~40 kB each for a full xorb).
@@ -115,15 +115,23 @@ def register_file(
     """A verified file: stored once for the hub (the first terms win: any valid terms rebuild
     the same bytes), granted to the network with what its uploader said the sha256 is."""
     insert_ignore(session, XetFile, {"hash": file_hex, "size": size, "terms": pack_terms(terms)})
+    _grant_file(session, network_id, file_hex, claimed_sha256, replace_claim=True)
+
+
+def _grant_file(
+    session: Session, network_id: int, file_hex: str, claimed: str | None, *, replace_claim: bool
+) -> None:
+    """The network may rebuild the file; `claimed` is the sha256 its upload said, kept
+    unless `replace_claim` (a newer upload's word) and a claim is given."""
     grant = session.get(XetFileGrant, (network_id, file_hex))
     if grant is None:
         insert_ignore(
             session,
             XetFileGrant,
-            {"network_id": network_id, "file_hash": file_hex, "claimed_sha256": claimed_sha256},
+            {"network_id": network_id, "file_hash": file_hex, "claimed_sha256": claimed},
         )
-    elif claimed_sha256 is not None and grant.claimed_sha256 != claimed_sha256:
-        grant.claimed_sha256 = claimed_sha256
+    elif replace_claim and claimed is not None and grant.claimed_sha256 != claimed:
+        grant.claimed_sha256 = claimed
 
 
 def register_dedup(session: Session, chunks: dict[bytes, tuple[bytes, bytes]]) -> None:
@@ -200,13 +208,7 @@ def link_lfs(session: Session, network_id: int, oid: str, size: int, file_hex: s
     elif existing.xet_hash is None:
         existing.xet_hash = file_hex
     lfs_grant(session, network_id, oid)
-    grant = session.get(XetFileGrant, (network_id, file_hex))
-    if grant is None:
-        insert_ignore(
-            session,
-            XetFileGrant,
-            {"network_id": network_id, "file_hash": file_hex, "claimed_sha256": oid},
-        )
+    _grant_file(session, network_id, file_hex, oid, replace_claim=False)
 
 
 def lfs_location(session: Session, oid: str) -> tuple[bool, str | None, int] | None:
@@ -219,17 +221,5 @@ def lfs_location(session: Session, oid: str) -> tuple[bool, str | None, int] | N
 
 def xet_hashes(session: Session, network_id: int, oids: Iterable[str]) -> dict[str, str]:
     """oid -> Xet file hash, for the objects this network may read that Xet can serve."""
-    wanted = list(set(oids))
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), _BATCH):
-        rows = session.execute(
-            select(LfsObject.oid, LfsObject.xet_hash)
-            .join(LfsGrant, LfsGrant.oid == LfsObject.oid)
-            .where(
-                LfsGrant.network_id == network_id,
-                LfsObject.oid.in_(wanted[start : start + _BATCH]),
-                LfsObject.xet_hash.is_not(None),
-            )
-        )
-        found.update({oid: xet for oid, xet in rows if xet is not None})
-    return found
+    granted = granted_objects(session, network_id, oids)
+    return {oid: g.xet_hash for oid, g in granted.items() if g.xet_hash is not None}
